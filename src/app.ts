@@ -1,0 +1,61 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { AppError } from './errors.js';
+import type { AppDeps, AppEnv } from './http/context.js';
+import { renderError, zodIssues } from './http/envelope.js';
+import { routes } from './http/index.js';
+
+/** SQLite failures that mean "try again later", not "your request is wrong". */
+const UNAVAILABLE_SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM)/;
+
+function toAppError(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && UNAVAILABLE_SQLITE_CODES.test(code)) {
+    return new AppError('unavailable', 'storage is unavailable; nothing from this request was stored, try again', {
+      retryAfterSeconds: 1,
+    });
+  }
+  return undefined;
+}
+
+/** Builds the HTTP app over already-built dependencies. It has no side effects. */
+export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        return renderError(
+          c,
+          new AppError('invalid_request', 'the request parameters are invalid', { issues: zodIssues(result.error) }),
+        );
+      }
+    },
+  });
+  app.use('*', requestId());
+  app.use('*', secureHeaders());
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
+  for (const register of routes) register(app, deps);
+
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'faresight',
+      version: '0.1.0',
+      description: 'Fare forecasting from a stream of fare events: buy now or wait?',
+    },
+  });
+
+  app.notFound((c) => renderError(c, new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error, c) => {
+    const known = toAppError(error);
+    if (known) {
+      if (known.code === 'unavailable') deps.logger.error({ err: String(error) }, 'storage unavailable');
+      return renderError(c, known);
+    }
+    deps.logger.error({ err: error, path: c.req.path }, 'unhandled error');
+    return renderError(c, new AppError('internal', 'internal error; it has been logged'));
+  });
+  return app;
+}

@@ -1,0 +1,273 @@
+import type Database from 'better-sqlite3';
+import type {
+  AppendOutcome,
+  Delivery,
+  DeliveryStore,
+  EventLog,
+  LoggedEvent,
+  NewEvent,
+  RuntimeStorage,
+} from '../runtime/types.js';
+
+interface LogRow {
+  seq: number;
+  type: string;
+  series: string;
+  time: number;
+  root: number;
+  payload: string;
+}
+
+interface DeliveryRow {
+  id: number;
+  function_id: string;
+  seq: number;
+  series: string;
+  root: number;
+  status: 'pending' | 'dead';
+  attempts: number;
+  due_at: number;
+  last_error: string | null;
+  updated_at: number;
+}
+
+const toEvent = (row: LogRow): LoggedEvent => ({
+  seq: row.seq,
+  type: row.type,
+  series: row.series,
+  time: row.time,
+  root: row.root,
+  payload: JSON.parse(row.payload),
+});
+
+const toDelivery = (row: DeliveryRow): Delivery => ({
+  id: row.id,
+  functionId: row.function_id,
+  seq: row.seq,
+  series: row.series,
+  root: row.root,
+  status: row.status,
+  attempts: row.attempts,
+  dueAt: row.due_at,
+  lastError: row.last_error,
+  updatedAt: row.updated_at,
+});
+
+/** Thrown when a cursor or delivery moved under us: another consumer got there first. */
+export class ConcurrentDeliveryError extends Error {
+  override name = 'ConcurrentDeliveryError';
+}
+
+/** Caches one prepared statement per distinct SQL text (for `IN (...)` lists of varying length). */
+function statementCache(sqlite: Database.Database) {
+  const cache = new Map<string, Database.Statement>();
+  return (sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = sqlite.prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  };
+}
+
+const placeholders = (n: number) => new Array(n).fill('?').join(',');
+
+/** The runtime's event log, cursors and deliveries on SQLite, all through prepared statements. */
+export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeStorage {
+  const prepared = statementCache(sqlite);
+  const insertEvent = sqlite.prepare(
+    `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
+     VALUES (@type, @key, @contentHash, @series, @time, @root, @payload, @createdAt)`,
+  );
+  const setRootToSelf = sqlite.prepare('UPDATE event_log SET root = seq WHERE seq = ?');
+  const findByKey = sqlite.prepare('SELECT seq, content_hash FROM event_log WHERE type = ? AND key = ?');
+  const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');
+  const headStmt = sqlite.prepare('SELECT coalesce(max(seq), 0) AS head FROM event_log');
+
+  const log: EventLog = {
+    appendKeyed(event): AppendOutcome {
+      const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string } | undefined;
+      if (existing) {
+        return existing.content_hash === event.contentHash
+          ? { kind: 'duplicate', seq: existing.seq }
+          : { kind: 'conflict', key: event.key };
+      }
+      const info = insertEvent.run({
+        type: event.type,
+        key: event.key,
+        contentHash: event.contentHash,
+        series: event.series,
+        time: event.time,
+        root: 0,
+        payload: JSON.stringify(event.payload),
+        createdAt: Date.now(),
+      });
+      const seq = Number(info.lastInsertRowid);
+      setRootToSelf.run(seq);
+      return { kind: 'accepted', seq };
+    },
+    append(events: NewEvent[]) {
+      const createdAt = Date.now();
+      for (const event of events) {
+        if (event.root === undefined) throw new Error('emitted events need a root');
+        insertEvent.run({
+          type: event.type,
+          key: event.key ?? null,
+          contentHash: event.contentHash ?? null,
+          series: event.series,
+          time: event.time,
+          root: event.root,
+          payload: JSON.stringify(event.payload),
+          createdAt,
+        });
+      }
+    },
+    readAfter(position, types, limit) {
+      const rows = prepared(
+        `SELECT seq, type, series, time, root, payload FROM event_log
+         WHERE seq > ? AND type IN (${placeholders(types.length)}) ORDER BY seq LIMIT ?`,
+      ).all(position, ...types, limit) as LogRow[];
+      return rows.map(toEvent);
+    },
+    read(seq) {
+      const row = readOne.get(seq) as LogRow | undefined;
+      return row && toEvent(row);
+    },
+    head: () => (headStmt.get() as { head: number }).head,
+    countAfter(position, types, maxRoot) {
+      const sql =
+        `SELECT count(*) AS n FROM event_log WHERE seq > ? AND type IN (${placeholders(types.length)})` +
+        (maxRoot === undefined ? '' : ' AND root <= ?');
+      const args: number[] = maxRoot === undefined ? [] : [maxRoot];
+      return (prepared(sql).get(position, ...types, ...args) as { n: number }).n;
+    },
+  };
+
+  const getCursor = sqlite.prepare('SELECT position FROM function_cursors WHERE function_id = ?');
+  const insertCursor = sqlite.prepare('INSERT INTO function_cursors (function_id, position) VALUES (?, ?)');
+  const moveCursor = sqlite.prepare(
+    'UPDATE function_cursors SET position = ? WHERE function_id = ? AND position = ?',
+  );
+  const insertPending = sqlite.prepare(
+    `INSERT OR IGNORE INTO deliveries (function_id, seq, series, root, status, attempts, due_at, last_error, updated_at)
+     VALUES (?, ?, ?, ?, 'pending', 0, ?, NULL, ?)`,
+  );
+  const duePendingStmt = sqlite.prepare(
+    `SELECT d.* FROM deliveries d
+     WHERE d.function_id = ? AND d.status = 'pending' AND d.due_at <= ?
+       AND d.seq = (SELECT min(seq) FROM deliveries x
+                    WHERE x.function_id = d.function_id AND x.series = d.series AND x.status = 'pending')
+     ORDER BY d.due_at, d.seq LIMIT ?`,
+  );
+  const nextDueStmt = sqlite.prepare(
+    `SELECT min(due_at) AS due FROM deliveries WHERE function_id = ? AND status = 'pending'`,
+  );
+  const deleteDelivery = sqlite.prepare(
+    `DELETE FROM deliveries WHERE id = ? AND status = 'pending' AND attempts = ?`,
+  );
+  const rescheduleStmt = sqlite.prepare(
+    `UPDATE deliveries SET attempts = attempts + 1, due_at = ?, last_error = ?, updated_at = ?
+     WHERE id = ? AND status = 'pending' AND attempts = ?`,
+  );
+  const killStmt = sqlite.prepare(
+    `UPDATE deliveries SET status = 'dead', attempts = attempts + 1, last_error = ?, updated_at = ?
+     WHERE id = ? AND status = 'pending' AND attempts = ?`,
+  );
+  const reviveStmt = sqlite.prepare(
+    `UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ?, updated_at = ? WHERE id = ? AND status = 'dead'`,
+  );
+  const getDelivery = sqlite.prepare('SELECT * FROM deliveries WHERE id = ?');
+  const countDeadStmt = sqlite.prepare(
+    `SELECT count(*) AS n FROM deliveries WHERE function_id = ? AND status = 'dead'`,
+  );
+  const countPendingStmt = sqlite.prepare(
+    `SELECT count(*) AS n FROM deliveries WHERE function_id = ? AND status = 'pending' AND root <= ?`,
+  );
+  const anyPendingStmt = sqlite.prepare(
+    `SELECT 1 FROM deliveries WHERE function_id = ? AND status = 'pending' LIMIT 1`,
+  );
+
+  const mustChange = (changes: number, what: string) => {
+    if (changes !== 1) throw new ConcurrentDeliveryError(`${what} changed meanwhile`);
+  };
+
+  const deliveries: DeliveryStore = {
+    cursor(functionId) {
+      const row = getCursor.get(functionId) as { position: number } | undefined;
+      return row?.position ?? 0;
+    },
+    advanceCursor(functionId, from, to) {
+      const row = getCursor.get(functionId) as { position: number } | undefined;
+      if (!row) {
+        if (from !== 0) throw new ConcurrentDeliveryError(`cursor of ${functionId} is missing`);
+        insertCursor.run(functionId, to);
+        return;
+      }
+      mustChange(moveCursor.run(to, functionId, from).changes, `cursor of ${functionId}`);
+    },
+    addPending(functionId, events, now) {
+      for (const e of events) insertPending.run(functionId, e.seq, e.series, e.root, now, now);
+    },
+    blockedSeries(functionId, series) {
+      if (series.length === 0 || !anyPendingStmt.get(functionId)) return new Set();
+      const blocked = new Set<string>();
+      const CHUNK = 500;
+      for (let i = 0; i < series.length; i += CHUNK) {
+        const chunk = series.slice(i, i + CHUNK);
+        const rows = prepared(
+          `SELECT DISTINCT series FROM deliveries WHERE function_id = ? AND status = 'pending'
+           AND series IN (${placeholders(chunk.length)})`,
+        ).all(functionId, ...chunk) as { series: string }[];
+        for (const row of rows) blocked.add(row.series);
+      }
+      return blocked;
+    },
+    duePending(functionId, now, limit) {
+      return (duePendingStmt.all(functionId, now, limit) as DeliveryRow[]).map(toDelivery);
+    },
+    nextDue(functionId) {
+      const row = nextDueStmt.get(functionId) as { due: number | null };
+      return row.due ?? undefined;
+    },
+    complete(delivery) {
+      mustChange(deleteDelivery.run(delivery.id, delivery.attempts).changes, `delivery ${delivery.id}`);
+    },
+    reschedule(delivery, dueAt, error, now) {
+      mustChange(
+        rescheduleStmt.run(dueAt, error, now, delivery.id, delivery.attempts).changes,
+        `delivery ${delivery.id}`,
+      );
+    },
+    kill(delivery, error, now) {
+      mustChange(killStmt.run(error, now, delivery.id, delivery.attempts).changes, `delivery ${delivery.id}`);
+    },
+    revive(id, now) {
+      return reviveStmt.run(now, now, id).changes === 1;
+    },
+    get(id) {
+      const row = getDelivery.get(id) as DeliveryRow | undefined;
+      return row && toDelivery(row);
+    },
+    listDead({ functionId, limit, afterId }) {
+      const rows = prepared(
+        `SELECT * FROM deliveries WHERE status = 'dead' AND id > ?` +
+          (functionId ? ' AND function_id = ?' : '') +
+          ' ORDER BY id LIMIT ?',
+      ).all(...[afterId ?? 0, ...(functionId ? [functionId] : []), limit]) as DeliveryRow[];
+      return rows.map(toDelivery);
+    },
+    countPending(functionId, maxRoot) {
+      return (countPendingStmt.get(functionId, maxRoot ?? Number.MAX_SAFE_INTEGER) as { n: number }).n;
+    },
+    countDead(functionId) {
+      return (countDeadStmt.get(functionId) as { n: number }).n;
+    },
+  };
+
+  return {
+    log,
+    deliveries,
+    transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+  };
+}

@@ -1,0 +1,158 @@
+import { z } from 'zod';
+
+/** The largest price accepted, exclusive, in the event's own currency. */
+export const MAX_PRICE = 10_000_000;
+
+const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
+// ISO 8601 date-time with an explicit zone: Z or ±hh:mm.
+const DATETIME_WITH_ZONE_RE =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
+const DAY_MS = 86_400_000;
+
+/** True when `value` is a YYYY-MM-DD string naming a real calendar day. */
+export function isCalendarDate(value: string): boolean {
+  const m = DATE_RE.exec(value);
+  if (!m) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return (
+    date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
+  );
+}
+
+/** Epoch ms of the start (00:00Z) of a YYYY-MM-DD day. */
+export function dayStartMs(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`);
+}
+
+/** Epoch ms of the end (24:00Z, exclusive) of a YYYY-MM-DD day. */
+export function dayEndMs(date: string): number {
+  return dayStartMs(date) + DAY_MS;
+}
+
+const airport = (field: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .regex(/^[A-Za-z]{3}$/, { error: `${field} must be a 3-letter IATA airport code` })
+    .transform((code) => code.toUpperCase());
+
+/**
+ * A fare observation as a client sends it: on a route, for a departure date,
+ * this price was seen at this time. Unknown fields are rejected.
+ */
+export const FareEventInput = z
+  .strictObject(
+    {
+      id: z
+        .string()
+        .min(1, { error: 'id must not be empty' })
+        .max(128, { error: 'id must be at most 128 characters' })
+        .optional(),
+      origin: airport('origin'),
+      destination: airport('destination'),
+      departureDate: z
+        .string({ error: 'departureDate must be a string' })
+        .refine(isCalendarDate, { error: 'departureDate must be a real calendar date as YYYY-MM-DD' }),
+      observedAt: z
+        .string({ error: 'observedAt must be a string' })
+        .refine((s) => DATETIME_WITH_ZONE_RE.test(s) && Number.isFinite(Date.parse(s)), {
+          error: 'observedAt must be an ISO 8601 date-time with a zone, e.g. 2016-04-01T09:00:00Z',
+        }),
+      price: z
+        .number({ error: 'price must be a number' })
+        .refine(Number.isFinite, { error: 'price must be a finite number' })
+        .refine((p) => p > 0 && p < MAX_PRICE, {
+          error: `price must be above 0 and below ${MAX_PRICE.toLocaleString('en')}`,
+        }),
+      currency: z
+        .string({ error: 'currency must be a string' })
+        .refine((c) => ISO_CURRENCIES.has(c), {
+          error: 'currency must be an ISO 4217 code in upper case, e.g. EUR',
+        }),
+      carrier: z
+        .string()
+        .regex(/^[A-Z0-9]{2,3}$/, { error: 'carrier must be a 2- or 3-character airline code' })
+        .optional(),
+      flightNumbers: z
+        .array(
+          z.string().regex(/^[A-Z0-9]{1,8}$/, {
+            error: 'each flight number must be 1 to 8 letters or digits',
+          }),
+        )
+        .max(16, { error: 'at most 16 flight numbers' })
+        .optional(),
+    },
+    { error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : undefined) },
+  )
+  .superRefine((event, ctx) => {
+    if (event.origin === event.destination) {
+      ctx.addIssue({ code: 'custom', path: ['destination'], message: 'destination must differ from origin' });
+    }
+    const observed = Date.parse(event.observedAt);
+    if (Number.isFinite(observed) && isCalendarDate(event.departureDate) && observed >= dayEndMs(event.departureDate)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['observedAt'],
+        message: 'observedAt must not be later than the end of the departure date',
+      });
+    }
+  })
+  .transform(
+    (event): FareEvent => ({
+      ...event,
+      observedAt: new Date(Date.parse(event.observedAt)).toISOString(),
+    }),
+  );
+
+/** A validated fare event: codes upper-cased, observedAt normalised to UTC ISO. */
+export interface FareEvent {
+  id?: string;
+  origin: string;
+  destination: string;
+  departureDate: string;
+  observedAt: string;
+  price: number;
+  currency: string;
+  carrier?: string;
+  flightNumbers?: string[];
+}
+
+/** The series a fare event belongs to: route plus departure date, e.g. `BCN-BUD-2016-04-20`. */
+export function seriesKeyOf(event: Pick<FareEvent, 'origin' | 'destination' | 'departureDate'>): string {
+  return `${event.origin}-${event.destination}-${event.departureDate}`;
+}
+
+/** The route of a fare event, e.g. `BCN-BUD`. */
+export function routeKeyOf(event: Pick<FareEvent, 'origin' | 'destination'>): string {
+  return `${event.origin}-${event.destination}`;
+}
+
+/**
+ * An event's idempotency key: its client `id`, or else the series and observedAt.
+ * The two spaces cannot collide because derived keys carry an `@`.
+ */
+export function idempotencyKeyOf(event: FareEvent): string {
+  return event.id !== undefined ? `id:${event.id}` : `${seriesKeyOf(event)}@${event.observedAt}`;
+}
+
+/** A canonical serialisation of the event's content, used to tell duplicates from conflicts. */
+export function canonicalContent(event: FareEvent): string {
+  return JSON.stringify([
+    event.id ?? null,
+    event.origin,
+    event.destination,
+    event.departureDate,
+    event.observedAt,
+    event.price,
+    event.currency,
+    event.carrier ?? null,
+    event.flightNumbers ?? null,
+  ]);
+}
+
+/** Whole days from the observation's UTC day to the departure date (0 on the day itself). */
+export function daysBeforeDeparture(event: Pick<FareEvent, 'observedAt' | 'departureDate'>): number {
+  const observedDay = Math.floor(Date.parse(event.observedAt) / DAY_MS);
+  return Math.round(dayStartMs(event.departureDate) / DAY_MS) - observedDay;
+}

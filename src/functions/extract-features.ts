@@ -1,0 +1,53 @@
+import { FARE_OBSERVED, FEATURES_EXTRACTED } from '../events/catalog.js';
+import type { FareEvent } from '../events/fare-event.js';
+import {
+  emptyRouteStats,
+  emptySeries,
+  observe,
+  routeStatsKeyOf,
+  type RouteStats,
+  type SeriesState,
+} from '../model/features.js';
+import { defineFunction } from '../runtime/define.js';
+import type { FunctionDeps } from './deps.js';
+
+/**
+ * Folds each fare event into its series and route statistics, and emits the
+ * features of that observation, computed from what was known at its observedAt.
+ */
+export const extractFeatures = defineFunction<FareEvent, FunctionDeps>(
+  {
+    id: 'extract-features',
+    on: FARE_OBSERVED,
+    batch: { maxSize: 2000, maxWaitMs: 2 },
+    retries: 3,
+  },
+  ({ events, deps, emit, effect }) => {
+    const series = deps.series.load([...new Set(events.map((e) => e.series))]);
+    const routes = deps.routes.load([...new Set(events.map((e) => routeStatsKeyOf(e.payload)))]);
+    const touchedSeries = new Map<string, SeriesState>();
+    const touchedRoutes = new Map<string, RouteStats>();
+    for (const event of events) {
+      const fare = event.payload;
+      let state = series.get(event.series);
+      if (!state) {
+        state = emptySeries(fare);
+        series.set(event.series, state);
+      }
+      const routeKey = routeStatsKeyOf(fare);
+      let stats = routes.get(routeKey);
+      if (!stats) {
+        stats = emptyRouteStats(routeKey);
+        routes.set(routeKey, stats);
+      }
+      const row = observe(state, stats, fare);
+      touchedSeries.set(state.key, state);
+      touchedRoutes.set(routeKey, stats);
+      emit({ type: FEATURES_EXTRACTED, series: event.series, time: event.time, payload: row }, event);
+    }
+    effect(() => {
+      deps.series.save(touchedSeries.values());
+      deps.routes.save(touchedRoutes.values());
+    });
+  },
+);

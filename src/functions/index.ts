@@ -1,0 +1,6 @@
+import type { FaresightFunction } from '../runtime/define.js';
+import type { FunctionDeps } from './deps.js';
+import { extractFeatures } from './extract-features.js';
+
+/** Every function the service runs, in one explicit list. */
+export const functions: readonly FaresightFunction<any, FunctionDeps>[] = [extractFeatures];

@@ -1,0 +1,153 @@
+import { z } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
+import { FareEventInput, type FareEvent } from '../events/fare-event.js';
+import { AppError, type Issue } from '../errors.js';
+import { ingestFareEvents } from '../ingest.js';
+import { requireScope } from './auth.js';
+import type { App, AppDeps } from './context.js';
+import { errorResponses, zodIssues } from './envelope.js';
+
+/** The most events one request may carry. */
+export const MAX_EVENTS_PER_REQUEST = 10_000;
+/** The largest request body accepted, in bytes. */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** The longest `?wait=true` holds a response. */
+export const WAIT_TIMEOUT_MS = 30_000;
+const MAX_ISSUES = 100;
+
+export const FareEventSchema = FareEventInput.openapi('FareEvent', {
+  example: {
+    origin: 'BCN',
+    destination: 'BUD',
+    departureDate: '2016-04-20',
+    observedAt: '2016-04-01T09:00:00Z',
+    price: 69.99,
+    currency: 'EUR',
+    carrier: 'W6',
+    flightNumbers: ['2376'],
+  },
+});
+
+export const IngestResponse = z
+  .object({
+    accepted: z.number().int().openapi({ description: 'Events stored by this request.' }),
+    duplicates: z.number().int().openapi({ description: 'Events already stored with the same content.' }),
+    pending: z
+      .number()
+      .int()
+      .optional()
+      .openapi({ description: 'With ?wait=true: derived work still unfinished when the wait ended.' }),
+  })
+  .openapi('IngestResponse');
+
+/** Splits a body into raw items: one object, a JSON array, or NDJSON lines. */
+function parseItems(text: string, contentType: string): { items: unknown[]; issues: Issue[] } {
+  const type = contentType.split(';')[0].trim().toLowerCase();
+  if (type === 'application/x-ndjson' || type === 'application/jsonl') {
+    const items: unknown[] = [];
+    const issues: Issue[] = [];
+    const lines = text.split('\n').filter((line) => line.trim() !== '');
+    if (lines.length > MAX_EVENTS_PER_REQUEST) tooMany(lines.length);
+    lines.forEach((line, index) => {
+      try {
+        items.push(JSON.parse(line));
+      } catch {
+        items.push(undefined);
+        issues.push({ index, path: '', message: 'line is not valid JSON' });
+      }
+    });
+    return { items, issues };
+  }
+  if (type !== 'application/json') {
+    throw new AppError('unsupported_media_type', 'send application/json (one event or an array) or application/x-ndjson');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new AppError('invalid_request', 'the body is not valid JSON');
+  }
+  if (Array.isArray(body)) return { items: body, issues: [] };
+  if (body !== null && typeof body === 'object') return { items: [body], issues: [] };
+  throw new AppError('invalid_request', 'the body must be a fare event object or an array of them');
+}
+
+function tooMany(count: number): never {
+  throw new AppError('payload_too_large', `a request may carry at most ${MAX_EVENTS_PER_REQUEST.toLocaleString('en')} events; it had ${count.toLocaleString('en')}`);
+}
+
+/** Validates every item; returns the events, or throws a 400 listing the issues. */
+export function validateItems(items: unknown[], earlier: Issue[] = []): FareEvent[] {
+  if (items.length === 0) throw new AppError('invalid_request', 'the request holds no events');
+  if (items.length > MAX_EVENTS_PER_REQUEST) tooMany(items.length);
+  const issues = [...earlier];
+  const failed = new Set(earlier.map((i) => i.index));
+  const events: FareEvent[] = [];
+  items.forEach((item, index) => {
+    if (failed.has(index)) return;
+    const result = FareEventInput.safeParse(item);
+    if (result.success) events.push(result.data);
+    else if (issues.length < MAX_ISSUES) issues.push(...zodIssues(result.error, index));
+    else issues.push({ index, path: '', message: 'invalid' });
+  });
+  if (issues.length > 0) {
+    const badItems = new Set(issues.map((i) => i.index)).size;
+    throw new AppError('invalid_request', `${badItems} of ${items.length} events are invalid; nothing was stored`, {
+      issues: issues.slice(0, MAX_ISSUES),
+    });
+  }
+  return events;
+}
+
+export function registerEvents(app: App, deps: AppDeps): void {
+  app.openAPIRegistry.registerPath({
+    method: 'post',
+    path: '/v1/events',
+    tags: ['Events'],
+    summary: 'Send fare events',
+    description:
+      'One event, a JSON array, or NDJSON; at most 10,000 events and 10 MB. Atomic: one invalid event rejects the whole request. With ?wait=true the response waits (up to 30 s) until every function these events trigger has finished.',
+    security: [{ bearerAuth: [] }],
+    request: {
+      query: z.object({ wait: z.enum(['true', 'false']).optional() }),
+      body: {
+        required: true,
+        content: {
+          'application/json': { schema: z.union([FareEventSchema, z.array(FareEventSchema)]) },
+          'application/x-ndjson': { schema: z.string().openapi({ description: 'One FareEvent per line.' }) },
+        },
+      },
+    },
+    responses: {
+      202: { description: 'Stored and queued.', content: { 'application/json': { schema: IngestResponse } } },
+      ...errorResponses(400, 401, 403, 409, 413, 415, 429, 503),
+    },
+  });
+
+  app.post(
+    '/v1/events',
+    requireScope('write', deps.auth),
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: () => {
+        throw new AppError('payload_too_large', `the body exceeds ${MAX_BODY_BYTES / 1024 / 1024} MB`);
+      },
+    }),
+    async (c) => {
+      const wait = c.req.query('wait');
+      if (wait !== undefined && wait !== 'true' && wait !== 'false') {
+        throw new AppError('invalid_request', 'wait must be true or false', { issues: [{ index: 0, path: 'wait', message: 'must be true or false' }] });
+      }
+      const text = await c.req.text();
+      const { items, issues } = parseItems(text, c.req.header('content-type') ?? '');
+      const events = validateItems(items, issues);
+      const result = ingestFareEvents(deps.storage, events);
+      deps.runtime.notify();
+      if (wait === 'true') {
+        const { pending } = await deps.runtime.waitFor(result.maxSeq, WAIT_TIMEOUT_MS);
+        return c.json({ accepted: result.accepted, duplicates: result.duplicates, pending }, 202);
+      }
+      return c.json({ accepted: result.accepted, duplicates: result.duplicates }, 202);
+    },
+  );
+}

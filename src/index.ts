@@ -1,0 +1,50 @@
+import { serve } from '@hono/node-server';
+import { ConfigError, isLoopback, loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { createService } from './service.js';
+
+function main(): void {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.FARESIGHT_LOG_LEVEL);
+  if (config.FARESIGHT_API_KEYS.length === 0) {
+    logger.warn(
+      { host: config.FARESIGHT_HOST },
+      isLoopback(config.FARESIGHT_HOST)
+        ? 'no API keys configured: writes are open to anyone on this machine'
+        : 'no API keys configured and listening beyond loopback: anyone who can reach this port can write',
+    );
+  }
+  const service = createService({ config, logger });
+  service.runtime.start();
+  const server = serve(
+    { fetch: service.app.fetch, hostname: config.FARESIGHT_HOST, port: config.FARESIGHT_PORT },
+    (info) => logger.info({ url: `http://${info.address}:${info.port}` }, 'faresight is listening'),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight work');
+    server.close(async () => {
+      await service.close();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    // Keep-alive connections would hold close() open; end idle ones now.
+    (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main();

@@ -1,0 +1,334 @@
+import type { Logger } from '../logger.js';
+import type { FaresightFunction, HandlerContext } from './define.js';
+import { NonRetriableError } from './errors.js';
+import type { Delivery, LoggedEvent, NewEvent, RuntimeStorage } from './types.js';
+
+/** Live figures of one function, as `GET /v1/functions` shows them. */
+export interface FunctionStats {
+  id: string;
+  triggers: readonly string[];
+  batch: { maxSize: number; maxWaitMs: number };
+  retries: number;
+  invocations: number;
+  failures: number;
+  retriesAttempted: number;
+  deadLetters: number;
+  /** Events not yet processed: after the cursor, or waiting for a retry. */
+  lag: number;
+  durationMs: { p50: number | null; p99: number | null };
+}
+
+export interface RuntimeOptions<Deps> {
+  storage: RuntimeStorage;
+  functions: readonly FaresightFunction<any, Deps>[];
+  deps: Deps;
+  logger: Logger;
+  /** How often to look for events appended by other processes. */
+  pollIntervalMs?: number;
+  /** Wall clock, for retry backoff only; business logic uses event time. */
+  now?: () => number;
+  random?: () => number;
+}
+
+/** The result of waiting for the functions triggered by some events. */
+export interface WaitResult {
+  /** Events, direct or derived, that functions have not finished yet. */
+  pending: number;
+  timedOut: boolean;
+}
+
+export interface Runtime {
+  /** Starts delivery and polling. */
+  start(): void;
+  /** Stops taking new work and waits for in-flight invocations to finish. */
+  stop(): Promise<void>;
+  /** Wakes the functions: call after appending events. */
+  notify(): void;
+  /** Resolves once every function triggered by events with root seq ≤ `maxRoot` finished, or on timeout. */
+  waitFor(maxRoot: number, timeoutMs: number): Promise<WaitResult>;
+  /** Resolves once no function has lag left, or on timeout. */
+  drain(timeoutMs: number): Promise<WaitResult>;
+  stats(): FunctionStats[];
+  /** Puts a dead letter back in line. Returns false when there is no such dead letter. */
+  replayDeadLetter(id: number): boolean;
+  readonly functions: readonly FaresightFunction[];
+}
+
+const DURATION_WINDOW = 2048;
+const MAX_BACKOFF_MS = 60_000;
+const MAX_ERROR_LENGTH = 2000;
+
+function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.slice(0, MAX_ERROR_LENGTH);
+}
+
+function percentile(sorted: number[], q: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+interface Invocation {
+  effects: (() => void)[];
+  emitted: NewEvent[];
+}
+
+/**
+ * Creates the runtime that delivers logged events to functions: each through its own
+ * durable cursor, in batches, with retries, dead letters and per-series ordering.
+ * A handler's effects, emitted events and cursor advance commit in one transaction.
+ */
+export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
+  const { storage, deps, logger } = options;
+  const now = options.now ?? Date.now;
+  const random = options.random ?? Math.random;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const ids = new Set<string>();
+  for (const fn of options.functions) {
+    if (ids.has(fn.id)) throw new Error(`function id "${fn.id}" is registered twice`);
+    ids.add(fn.id);
+  }
+
+  let stopped = true;
+  let pollTimer: NodeJS.Timeout | undefined;
+  const waiters = new Set<() => void>();
+  const notifyWaiters = () => {
+    for (const check of [...waiters]) check();
+  };
+
+  function pendingFor(fn: FaresightFunction<any, Deps>, maxRoot?: number): number {
+    const cursor = storage.deliveries.cursor(fn.id);
+    return storage.log.countAfter(cursor, fn.triggers, maxRoot) + storage.deliveries.countPending(fn.id, maxRoot);
+  }
+
+  class Worker {
+    running: Promise<void> | undefined;
+    wakeAgain = false;
+    retryTimer: NodeJS.Timeout | undefined;
+    invocations = 0;
+    failures = 0;
+    retriesAttempted = 0;
+    durations: number[] = [];
+
+    constructor(readonly fn: FaresightFunction<any, Deps>) {}
+
+    wake(): void {
+      if (stopped) return;
+      if (this.running) {
+        this.wakeAgain = true;
+        return;
+      }
+      this.running = this.loop().finally(() => {
+        this.running = undefined;
+        this.scheduleRetry();
+        notifyWaiters();
+        if (this.wakeAgain) this.wake();
+      });
+    }
+
+    private async loop(): Promise<void> {
+      this.wakeAgain = false;
+      while (!stopped) {
+        let progressed: boolean;
+        try {
+          progressed = await this.step();
+        } catch (error) {
+          // Storage itself failed (locked, disk full): back off and let the poll retry.
+          logger.error({ fn: this.fn.id, err: errorMessage(error) }, 'delivery step failed');
+          return;
+        }
+        notifyWaiters();
+        if (!progressed) {
+          if (!this.wakeAgain) return;
+          this.wakeAgain = false;
+        }
+      }
+    }
+
+    private scheduleRetry(): void {
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      if (stopped) return;
+      const due = storage.deliveries.nextDue(this.fn.id);
+      if (due === undefined) return;
+      this.retryTimer = setTimeout(() => this.wake(), Math.max(0, due - now()));
+      this.retryTimer.unref();
+    }
+
+    private async step(): Promise<boolean> {
+      const due = storage.deliveries.duePending(this.fn.id, now(), 64);
+      if (due.length > 0) {
+        for (const delivery of due) {
+          if (stopped) break;
+          await this.retry(delivery);
+        }
+        return true;
+      }
+      const { maxSize, maxWaitMs } = this.fn.batch;
+      const cursor = storage.deliveries.cursor(this.fn.id);
+      let events = storage.log.readAfter(cursor, this.fn.triggers, maxSize);
+      if (events.length === 0) return false;
+      if (events.length < maxSize && maxWaitMs > 0) {
+        await sleep(maxWaitMs);
+        events = storage.log.readAfter(cursor, this.fn.triggers, maxSize);
+      }
+      await this.fastPath(cursor, events);
+      return true;
+    }
+
+    private async invoke(events: LoggedEvent[], attempt: number): Promise<Invocation> {
+      const invocation: Invocation = { effects: [], emitted: [] };
+      const ctx: HandlerContext<unknown, Deps> = {
+        events,
+        deps,
+        attempt,
+        emit: (event, cause) => invocation.emitted.push({ ...event, root: cause.root }),
+        effect: (apply) => invocation.effects.push(apply),
+      };
+      this.invocations++;
+      await this.fn.handler(ctx);
+      return invocation;
+    }
+
+    private commit(invocation: Invocation, bookkeeping: () => void): void {
+      storage.transaction(() => {
+        for (const apply of invocation.effects) apply();
+        if (invocation.emitted.length > 0) storage.log.append(invocation.emitted);
+        bookkeeping();
+      });
+    }
+
+    private record(startedAt: number): void {
+      if (this.durations.length >= DURATION_WINDOW) this.durations.shift();
+      this.durations.push(performance.now() - startedAt);
+    }
+
+    /** New events in a batch. A failing batch moves to the slow path, one event at a time. */
+    private async fastPath(cursor: number, events: LoggedEvent[]): Promise<void> {
+      const last = events[events.length - 1].seq;
+      const blocked = storage.deliveries.blockedSeries(this.fn.id, [...new Set(events.map((e) => e.series))]);
+      const parked = blocked.size > 0 ? events.filter((e) => blocked.has(e.series)) : [];
+      const ready = (blocked.size > 0 ? events.filter((e) => !blocked.has(e.series)) : events)
+        .slice()
+        .sort((a, b) => a.time - b.time || a.seq - b.seq);
+      const startedAt = performance.now();
+      try {
+        const invocation = ready.length > 0 ? await this.invoke(ready, 1) : { effects: [], emitted: [] };
+        this.commit(invocation, () => {
+          if (parked.length > 0) storage.deliveries.addPending(this.fn.id, parked, now());
+          storage.deliveries.advanceCursor(this.fn.id, cursor, last);
+        });
+        this.record(startedAt);
+      } catch (error) {
+        this.failures++;
+        logger.warn(
+          { fn: this.fn.id, events: events.length, err: errorMessage(error) },
+          'batch failed; retrying its events one at a time',
+        );
+        storage.transaction(() => {
+          storage.deliveries.addPending(this.fn.id, events, now());
+          storage.deliveries.advanceCursor(this.fn.id, cursor, last);
+        });
+      }
+    }
+
+    /** One event off the slow path: succeed, back off, or go to the dead letters. */
+    private async retry(delivery: Delivery): Promise<void> {
+      const event = storage.log.read(delivery.seq);
+      if (!event) {
+        storage.transaction(() => storage.deliveries.kill(delivery, 'event missing from the log', now()));
+        return;
+      }
+      const attempt = delivery.attempts + 1;
+      if (delivery.attempts > 0) this.retriesAttempted++;
+      const startedAt = performance.now();
+      try {
+        const invocation = await this.invoke([event], attempt);
+        this.commit(invocation, () => storage.deliveries.complete(delivery));
+        this.record(startedAt);
+      } catch (error) {
+        this.failures++;
+        const message = errorMessage(error);
+        if (error instanceof NonRetriableError || attempt > this.fn.retries) {
+          storage.transaction(() => storage.deliveries.kill(delivery, message, now()));
+          logger.error({ fn: this.fn.id, seq: event.seq, series: event.series, attempts: attempt, err: message }, 'event dead-lettered');
+        } else {
+          const backoff = Math.min(MAX_BACKOFF_MS, this.fn.backoffMs * 2 ** (attempt - 1)) * (0.5 + random());
+          storage.transaction(() => storage.deliveries.reschedule(delivery, now() + backoff, message, now()));
+          logger.warn({ fn: this.fn.id, seq: event.seq, attempt, retryInMs: Math.round(backoff), err: message }, 'invocation failed; will retry');
+        }
+      }
+    }
+
+    stats(): FunctionStats {
+      const sorted = [...this.durations].sort((a, b) => a - b);
+      return {
+        id: this.fn.id,
+        triggers: this.fn.triggers,
+        batch: this.fn.batch,
+        retries: this.fn.retries,
+        invocations: this.invocations,
+        failures: this.failures,
+        retriesAttempted: this.retriesAttempted,
+        deadLetters: storage.deliveries.countDead(this.fn.id),
+        lag: pendingFor(this.fn),
+        durationMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) },
+      };
+    }
+  }
+
+  const workers = options.functions.map((fn) => new Worker(fn));
+  const wakeAll = () => {
+    for (const worker of workers) worker.wake();
+  };
+
+  function waitUntil(pending: () => number, timeoutMs: number): Promise<WaitResult> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const check = () => {
+        const left = pending();
+        if (left === 0) finish({ pending: 0, timedOut: false });
+      };
+      const finish = (result: WaitResult) => {
+        waiters.delete(check);
+        if (timer) clearTimeout(timer);
+        resolve(result);
+      };
+      timer = setTimeout(() => finish({ pending: pending(), timedOut: true }), timeoutMs);
+      waiters.add(check);
+      check();
+    });
+  }
+
+  return {
+    functions: options.functions,
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      pollTimer = setInterval(wakeAll, pollIntervalMs);
+      pollTimer.unref();
+      wakeAll();
+    },
+    async stop() {
+      stopped = true;
+      if (pollTimer) clearInterval(pollTimer);
+      for (const worker of workers) if (worker.retryTimer) clearTimeout(worker.retryTimer);
+      await Promise.all(workers.map((w) => w.running));
+    },
+    notify: wakeAll,
+    waitFor(maxRoot, timeoutMs) {
+      return waitUntil(() => workers.reduce((sum, w) => sum + pendingFor(w.fn, maxRoot), 0), timeoutMs);
+    },
+    drain(timeoutMs) {
+      return waitUntil(() => workers.reduce((sum, w) => sum + pendingFor(w.fn), 0), timeoutMs);
+    },
+    stats: () => workers.map((w) => w.stats()),
+    replayDeadLetter(id) {
+      const revived = storage.transaction(() => storage.deliveries.revive(id, now()));
+      if (revived) wakeAll();
+      return revived;
+    },
+  };
+}
