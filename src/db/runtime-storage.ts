@@ -80,32 +80,36 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
     `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
      VALUES (@type, @key, @contentHash, @series, @time, @root, @payload, @createdAt)`,
   );
-  const setRootToSelf = sqlite.prepare('UPDATE event_log SET root = seq WHERE seq = ?');
+  // A client event is its own root. One statement: the root is the seq AUTOINCREMENT will assign
+  // (the larger of sqlite_sequence and max(seq), plus one), and a known key inserts nothing.
+  const insertKeyed = sqlite.prepare(
+    `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
+     VALUES (@type, @key, @contentHash, @series, @time,
+             max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event_log'), 0),
+                 coalesce((SELECT max(seq) FROM event_log), 0)) + 1,
+             @payload, @createdAt)
+     ON CONFLICT (type, key) DO NOTHING`,
+  );
   const findByKey = sqlite.prepare('SELECT seq, content_hash FROM event_log WHERE type = ? AND key = ?');
   const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');
   const headStmt = sqlite.prepare('SELECT coalesce(max(seq), 0) AS head FROM event_log');
 
   const log: EventLog = {
     appendKeyed(event): AppendOutcome {
-      const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string } | undefined;
-      if (existing) {
-        return existing.content_hash === event.contentHash
-          ? { kind: 'duplicate', seq: existing.seq }
-          : { kind: 'conflict', key: event.key };
-      }
-      const info = insertEvent.run({
+      const info = insertKeyed.run({
         type: event.type,
         key: event.key,
         contentHash: event.contentHash,
         series: event.series,
         time: event.time,
-        root: 0,
         payload: JSON.stringify(event.payload),
         createdAt: Date.now(),
       });
-      const seq = Number(info.lastInsertRowid);
-      setRootToSelf.run(seq);
-      return { kind: 'accepted', seq };
+      if (info.changes === 1) return { kind: 'accepted', seq: Number(info.lastInsertRowid) };
+      const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string };
+      return existing.content_hash === event.contentHash
+        ? { kind: 'duplicate', seq: existing.seq }
+        : { kind: 'conflict', key: event.key };
     },
     append(events: NewEvent[]) {
       const createdAt = Date.now();
@@ -160,8 +164,13 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
                     WHERE x.function_id = d.function_id AND x.series = d.series AND x.status = 'pending')
      ORDER BY d.due_at, d.seq LIMIT ?`,
   );
+  // Only a series' earliest pending delivery can run next: the ones parked behind it
+  // are due "now" but must wait, and counting them would wake the worker in a loop.
   const nextDueStmt = sqlite.prepare(
-    `SELECT min(due_at) AS due FROM deliveries WHERE function_id = ? AND status = 'pending'`,
+    `SELECT min(d.due_at) AS due FROM deliveries d
+     WHERE d.function_id = ? AND d.status = 'pending'
+       AND d.seq = (SELECT min(seq) FROM deliveries x
+                    WHERE x.function_id = d.function_id AND x.series = d.series AND x.status = 'pending')`,
   );
   const deleteDelivery = sqlite.prepare(
     `DELETE FROM deliveries WHERE id = ? AND status = 'pending' AND attempts = ?`,
