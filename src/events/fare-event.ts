@@ -21,6 +21,12 @@ export function isCalendarDate(value: string): boolean {
   );
 }
 
+/** True for an ISO 8601 date-time with an explicit zone, on a real calendar day. */
+export function isZonedDateTime(value: string): boolean {
+  // Date.parse rolls impossible days over (02-30 becomes 03-01): check the day too.
+  return DATETIME_WITH_ZONE_RE.test(value) && isCalendarDate(value.slice(0, 10)) && Number.isFinite(Date.parse(value));
+}
+
 /** Epoch ms of the start (00:00Z) of a YYYY-MM-DD day. */
 export function dayStartMs(date: string): number {
   return Date.parse(`${date}T00:00:00Z`);
@@ -56,7 +62,7 @@ export const FareEventInput = z
         .refine(isCalendarDate, { error: 'departureDate must be a real calendar date as YYYY-MM-DD' }),
       observedAt: z
         .string({ error: 'observedAt must be a string' })
-        .refine((s) => DATETIME_WITH_ZONE_RE.test(s) && Number.isFinite(Date.parse(s)), {
+        .refine(isZonedDateTime, {
           error: 'observedAt must be an ISO 8601 date-time with a zone, e.g. 2016-04-01T09:00:00Z',
         }),
       price: z
@@ -90,7 +96,7 @@ export const FareEventInput = z
       ctx.addIssue({ code: 'custom', path: ['destination'], message: 'destination must differ from origin' });
     }
     const observed = Date.parse(event.observedAt);
-    if (Number.isFinite(observed) && isCalendarDate(event.departureDate) && observed >= dayEndMs(event.departureDate)) {
+    if (isZonedDateTime(event.observedAt) && isCalendarDate(event.departureDate) && observed >= dayEndMs(event.departureDate)) {
       ctx.addIssue({
         code: 'custom',
         path: ['observedAt'],

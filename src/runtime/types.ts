@@ -66,7 +66,7 @@ export interface DeliveryStore {
   blockedSeries(functionId: string, series: readonly string[]): Set<string>;
   /** For each series, its earliest pending delivery when that one is due. */
   duePending(functionId: string, now: number, limit: number): Delivery[];
-  /** The earliest time a pending delivery of this function falls due, if any. */
+  /** The earliest time the first pending delivery of one of this function's series falls due, if any. */
   nextDue(functionId: string): number | undefined;
   /** Removes a delivery after it succeeded; throws if it changed meanwhile. */
   complete(delivery: Delivery): void;
