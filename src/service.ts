@@ -8,6 +8,8 @@ import { functions as defaultFunctions } from './functions/index.js';
 import { parseApiKeys } from './http/auth.js';
 import type { AppDeps } from './http/context.js';
 import { createLogger, type Logger } from './logger.js';
+import type { ModelProvider } from './model/predictor.js';
+import { createModelProvider } from './model/provider.js';
 import type { FaresightFunction } from './runtime/define.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import type { RuntimeStorage } from './runtime/types.js';
@@ -27,6 +29,8 @@ export interface ServiceOptions {
   /** Replaces the registered functions, for tests. */
   functions?: readonly FaresightFunction<any, FunctionDeps>[];
   pollIntervalMs?: number;
+  /** Replaces the provider that follows FARESIGHT_MODELS_DIR/current, for tests. */
+  modelProvider?: ModelProvider & { close?(): void };
 }
 
 /** The whole service, wired: database, runtime, functions and HTTP app. */
@@ -37,6 +41,8 @@ export interface Service {
   runtime: Runtime;
   functionDeps: FunctionDeps;
   logger: Logger;
+  /** The serving model, followed on disk (models/current) unless a test replaced it. */
+  modelProvider: ModelProvider & { close?(): void };
   /** Stops the runtime, letting in-flight work finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -47,10 +53,12 @@ export function createService(options: ServiceOptions): Service {
   const logger = options.logger ?? createLogger('silent');
   const database = openDatabase({ path: config.FARESIGHT_DB_PATH, synchronous: config.FARESIGHT_DB_SYNCHRONOUS });
   const storage = createSqliteRuntimeStorage(database.sqlite);
+  const modelProvider = options.modelProvider ?? createModelProvider({ modelsDir: config.FARESIGHT_MODELS_DIR, logger });
   const functionDeps: FunctionDeps = {
     series: createSqliteSeriesStore(database.sqlite),
     routes: createSqliteRouteStatsStore(database.sqlite),
     logger,
+    model: modelProvider,
   };
   const runtime = createRuntime({
     storage,
@@ -76,8 +84,10 @@ export function createService(options: ServiceOptions): Service {
     runtime,
     functionDeps,
     logger,
+    modelProvider,
     async close() {
       await runtime.stop();
+      modelProvider.close?.();
       database.close();
     },
   };

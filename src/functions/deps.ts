@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { PricePoint, RouteStats, SeriesState } from '../model/features.js';
+import type { ModelProvider } from '../model/predictor.js';
 
 /** Series histories, keyed by series (route + departure date). */
 export interface SeriesStore {
@@ -22,4 +23,6 @@ export interface FunctionDeps {
   series: SeriesStore;
   routes: RouteStatsStore;
   logger: Logger;
+  /** The serving model; current() is undefined while none is loaded. */
+  model: ModelProvider;
 }

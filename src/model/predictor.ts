@@ -21,6 +21,11 @@ export interface FareModel {
   trainedAt: string;
   /** The tfjs backend it runs on: tensorflow, wasm or cpu. */
   backend: string;
+  /**
+   * The buy/wait rule tuned with this model on its training data: wait while
+   * probabilityCheaperLater is above this. Absent for models without one; 0.5 is then sensible.
+   */
+  waitThreshold?: number;
   /** Predicts for many feature vectors at once; one row at a time is ~100× slower. */
   predict(vectors: readonly (readonly number[])[]): Prediction[];
   /** Frees its tensors. Called after a swap, once no request uses it. */

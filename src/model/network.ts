@@ -1,0 +1,76 @@
+import { tf } from './tf.js';
+
+/**
+ * The network: a small MLP from a normalised feature vector to four raw outputs,
+ * decoded by {@link decodeOutputs}. Pure: building it trains and loads nothing.
+ */
+
+/** Raw outputs: [logit of cheaper-later, median lowest ratio, log gap to q10, log gap to q90]. */
+export const OUTPUT_SIZE = 4;
+
+/** The quantiles of the lowest-price ratio the network predicts, in output order. */
+export const QUANTILES = [0.1, 0.5, 0.9] as const;
+
+export interface NetworkOptions {
+  inputSize: number;
+  /** Units of each hidden layer. */
+  hidden?: readonly number[];
+  /** Dropout after each hidden layer while training; 0 disables it. */
+  dropout?: number;
+  /** L2 penalty on hidden kernels. */
+  l2?: number;
+  /** Seed for the weight initialisers, for reproducible training. */
+  seed?: number;
+}
+
+export const DEFAULT_HIDDEN = [64, 32] as const;
+
+/** Builds the untrained network. Its input is [n, inputSize]; its output [n, OUTPUT_SIZE]. */
+export function buildNetwork(options: NetworkOptions): tf.LayersModel {
+  const hidden = options.hidden ?? DEFAULT_HIDDEN;
+  const seed = options.seed ?? 1;
+  const input = tf.input({ shape: [options.inputSize], name: 'features' });
+  let x: tf.SymbolicTensor = input;
+  hidden.forEach((units, i) => {
+    x = tf.layers
+      .dense({
+        units,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
+        kernelRegularizer: options.l2 ? tf.regularizers.l2({ l2: options.l2 }) : undefined,
+        name: `hidden_${i + 1}`,
+      })
+      .apply(x) as tf.SymbolicTensor;
+    if (options.dropout) x = tf.layers.dropout({ rate: options.dropout, seed: seed + 100 + i }).apply(x) as tf.SymbolicTensor;
+  });
+  const output = tf.layers
+    .dense({
+      units: OUTPUT_SIZE,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1000 }),
+      name: 'heads',
+    })
+    .apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: 'fare_model' });
+}
+
+/** The decoded heads: the cheaper-later logit and three ordered quantiles (q10 ≤ q50 ≤ q90). */
+export interface DecodedOutputs {
+  logit: tf.Tensor1D;
+  q10: tf.Tensor1D;
+  q50: tf.Tensor1D;
+  q90: tf.Tensor1D;
+}
+
+/**
+ * Turns raw outputs into heads. The outer quantiles sit a softplus gap away from the
+ * median, so they can never cross it. Training and serving both decode through here.
+ */
+export function decodeOutputs(raw: tf.Tensor2D): DecodedOutputs {
+  const [logit, median, lowGap, highGap] = tf.split(raw, OUTPUT_SIZE, 1).map((t) => t.reshape([-1]) as tf.Tensor1D);
+  return {
+    logit,
+    q50: median,
+    q10: median.sub(tf.softplus(lowGap)),
+    q90: median.add(tf.softplus(highGap)),
+  };
+}
