@@ -15,7 +15,10 @@ export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 export const WAIT_TIMEOUT_MS = 30_000;
 const MAX_ISSUES = 100;
 
-export const FareEventSchema = FareEventInput.openapi('FareEvent', {
+// zod's own .meta(), not .openapi(): the schema may be built before @hono/zod-openapi
+// extends zod (when a caller imports the event module first), and .meta() works either way.
+export const FareEventSchema = FareEventInput.meta({
+  id: 'FareEvent',
   example: {
     origin: 'BCN',
     destination: 'BUD',
