@@ -95,7 +95,14 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
   let pollTimer: NodeJS.Timeout | undefined;
   const waiters = new Set<() => void>();
   const notifyWaiters = () => {
-    for (const check of [...waiters]) check();
+    for (const check of [...waiters]) {
+      try {
+        check();
+      } catch (error) {
+        // Counting failed (storage locked): the waiter stays for the next notification or its timeout.
+        logger.warn({ err: errorMessage(error) }, 'could not check a waiter');
+      }
+    }
   };
 
   function pendingFor(fn: FaresightFunction<any, Deps>, maxRoot?: number): number {
@@ -122,7 +129,12 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       }
       this.running = this.loop().finally(() => {
         this.running = undefined;
-        this.scheduleRetry();
+        try {
+          this.scheduleRetry();
+        } catch (error) {
+          // Storage failed (locked): nothing awaits this promise, so never reject it; the poll retries.
+          logger.error({ fn: this.fn.id, err: errorMessage(error) }, 'could not schedule the next retry');
+        }
         notifyWaiters();
         if (this.wakeAgain) this.wake();
       });
@@ -198,6 +210,8 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         if (invocation.emitted.length > 0) storage.log.append(invocation.emitted);
         bookkeeping();
       });
+      // Functions triggered by what was emitted start now rather than at the next poll.
+      if (invocation.emitted.length > 0) wakeTriggeredBy(invocation.emitted);
     }
 
     private record(startedAt: number): void {
@@ -282,6 +296,10 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
   const workers = options.functions.map((fn) => new Worker(fn));
   const wakeAll = () => {
     for (const worker of workers) worker.wake();
+  };
+  const wakeTriggeredBy = (events: readonly NewEvent[]) => {
+    const types = new Set(events.map((e) => e.type));
+    for (const worker of workers) if (worker.fn.triggers.some((t) => types.has(t))) worker.wake();
   };
 
   function waitUntil(pending: () => number, timeoutMs: number): Promise<WaitResult> {
