@@ -1,0 +1,613 @@
+/**
+ * The benchmark: `npm run bench [-- --quick] [--json out.json] [--compare old.json] [--profile]`.
+ *
+ * Starts the real service and two baseline servers as child processes on 127.0.0.1,
+ * drives them from this process, and reports each target as a ratio against the
+ * baselines of the same run (absolute figures on a shared machine are noise).
+ * Every child is killed when the run ends, fails or is interrupted.
+ */
+import Database from 'better-sqlite3';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, type BenchFare, type FareData } from './bench/data.js';
+import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
+import { closedLoad } from './bench/load.js';
+import { formatFrames, summarizeProfiles, type Frame } from './bench/profile.js';
+import { freePort, installCleanup, rssMb, sleep, spawnNode, waitForHttp } from './bench/processes.js';
+import {
+  formatComparison,
+  formatTable,
+  ratio,
+  scaled,
+  target,
+  type Baselines,
+  type BenchReport,
+  type LoadFigures,
+  type TargetResult,
+} from './bench/report.js';
+import {
+  call,
+  currentModel,
+  forecastPath,
+  functionLags,
+  isUnfinishedStatus,
+  modelRecords,
+  reportedBackend,
+  spawnService,
+  startService,
+  type ServiceChild,
+} from './bench/service.js';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    json: { type: 'string', default: '.bench/latest.json' },
+    compare: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    order: { type: 'string', default: 'file' },
+    data: { type: 'string', default: SHARED_FARES },
+    keep: { type: 'boolean', default: false },
+  },
+  allowPositionals: false,
+});
+
+const QUICK = args.quick === true;
+/** Durations and sizes: the quick run finishes in under a minute, the full one in under ten. */
+const settings = {
+  keepEverySeries: QUICK ? 12 : 1,
+  loadSec: QUICK ? 3 : 15,
+  warmupSec: QUICK ? 1 : 3,
+  connections: 50,
+  bulkBatch: 1000,
+  bulkConcurrency: 2,
+  bulkTimeoutMs: QUICK ? 60_000 : 420_000,
+  fixedRateReads: { rate: 100, connections: 10 },
+  idleReadSec: QUICK ? 3 : 10,
+  retrainTimeoutMs: QUICK ? 60_000 : 240_000,
+  latency: {
+    eventsPerSec: 2000,
+    eventsPerRequest: 10,
+    durationSec: QUICK ? 5 : 20,
+    sampleEvery: QUICK ? 4 : 10,
+    pollIntervalMs: 2,
+    probeTimeoutMs: 5000,
+    maxInFlight: 64,
+  },
+  startTimeoutMs: 30_000,
+};
+
+const repoRoot = process.cwd();
+const workDir = mkdtempSync(join(tmpdir(), 'faresight-bench-'));
+const benchDir = resolve(repoRoot, '.bench');
+const logDir = join(benchDir, 'logs');
+const profileRoot = join(benchDir, 'profiles');
+mkdirSync(logDir, { recursive: true });
+
+installCleanup(() => {
+  if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+});
+
+const notes: string[] = [];
+const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+/** RSS samples of one pid, taken every 250 ms while `sampling` runs. */
+function sampleRss(pid: number) {
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    const mb = rssMb(pid);
+    if (mb !== null) samples.push(mb);
+  }, 250);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return samples.length > 0 ? Math.max(...samples) : null;
+    },
+  };
+}
+
+async function baselineServer(name: string, script: string, env: Record<string, string>, run: (url: string) => Promise<LoadFigures>): Promise<LoadFigures> {
+  const port = await freePort();
+  const child = spawnNode({ name, args: ['--import', 'tsx', script], env: { PORT: String(port), ...env }, logFile: join(logDir, `${name}.log`) });
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/`, child, { timeoutMs: 30_000 });
+    return await run(`http://127.0.0.1:${port}`);
+  } finally {
+    await child.stop();
+  }
+}
+
+/** Baseline (c): the same rows into a plain table, prepared statement, one transaction, WAL. */
+function sqliteInsertBaseline(fares: readonly BenchFare[]): NonNullable<Baselines['sqliteInsert']> {
+  const path = join(workDir, 'baseline-c.db');
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.exec(`CREATE TABLE observations (
+    id INTEGER PRIMARY KEY, origin TEXT NOT NULL, destination TEXT NOT NULL, departure_date TEXT NOT NULL,
+    observed_at TEXT NOT NULL, price REAL NOT NULL, currency TEXT NOT NULL)`);
+  const insert = db.prepare(
+    'INSERT INTO observations (origin, destination, departure_date, observed_at, price, currency) VALUES (?, ?, ?, ?, ?, ?)',
+  );
+  const startedAt = performance.now();
+  db.transaction(() => {
+    for (const f of fares) insert.run(f.origin, f.destination, f.departureDate, f.observedAt, f.price, f.currency);
+  })();
+  const seconds = (performance.now() - startedAt) / 1000;
+  db.close();
+  return { rows: fares.length, seconds, rowsPerSec: fares.length / seconds };
+}
+
+/** Waits until every function's lag is 0. Resolves with performance.now() at that poll, or undefined on timeout. */
+async function untilDrained(url: string, timeoutMs: number, intervalMs = 100): Promise<number | undefined> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const lags = await functionLags(url);
+    if (lags.every((f) => f.lag === 0)) return performance.now();
+    await sleep(intervalMs);
+  }
+  return undefined;
+}
+
+/** Target 2: POSTs every batch (a few in flight) and waits until all functions caught up. */
+async function bulkImport(service: ServiceChild, fares: readonly BenchFare[]) {
+  const bodies = batchBodies(fares, settings.bulkBatch);
+  let nextBody = 0;
+  let accepted = 0;
+  let duplicates = 0;
+  const startedAt = performance.now();
+  const worker = async () => {
+    while (nextBody < bodies.length) {
+      const { body } = bodies[nextBody++];
+      const res = await call(`${service.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      if (res.status !== 202) throw new Error(`bulk POST answered ${res.status}: ${JSON.stringify(res.body).slice(0, 500)}`);
+      accepted += res.body.accepted;
+      duplicates += res.body.duplicates;
+    }
+  };
+  await Promise.all(Array.from({ length: settings.bulkConcurrency }, worker));
+  const postedAt = performance.now();
+  const drainedAt = await untilDrained(service.url, settings.bulkTimeoutMs - (postedAt - startedAt));
+  const functions = await functionLags(service.url);
+  return {
+    rows: fares.length,
+    accepted,
+    duplicates,
+    postSeconds: (postedAt - startedAt) / 1000,
+    seconds: drainedAt === undefined ? null : (drainedAt - startedAt) / 1000,
+    functions,
+  };
+}
+
+/** Probes forecasts of some known series: how many answer 200, and what else came back. */
+async function probeForecasts(url: string, series: FareData['series'], count = 20) {
+  const statuses = new Map<number, number>();
+  let first: unknown;
+  for (let i = 0; i < count; i++) {
+    const s = series[Math.floor((i * series.length) / count)];
+    const res = await call(url + forecastPath(s));
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    if (res.status === 200 && first === undefined) first = res.body;
+    if (res.status !== 200 && first === undefined && i === count - 1) first = res.body;
+  }
+  return { ok: statuses.get(200) ?? 0, statuses: Object.fromEntries(statuses), sample: first };
+}
+
+/**
+ * Target 5: triggers a full retrain (POST /v1/models/retrain, or `npm run retrain` against the
+ * same database), reads forecasts at a fixed rate meanwhile, and times until GET /v1/models shows the new record.
+ */
+async function retrain(service: ServiceChild, modelsDir: string, readPaths: () => string) {
+  const before = new Set(modelRecords((await call(`${service.url}/v1/models`)).body).map((r) => r.version));
+  const modelsRoute = (await call(`${service.url}/v1/models`)).status;
+  let stopReads: () => void = () => {};
+  const readsStopped = new Promise<void>((resolve) => (stopReads = resolve));
+  const reads = closedLoad({
+    url: service.url + readPaths(),
+    connections: settings.fixedRateReads.connections,
+    overallRate: settings.fixedRateReads.rate,
+    durationSec: Math.ceil(settings.retrainTimeoutMs / 1000) + 5,
+    nextPath: readPaths,
+    until: readsStopped,
+  });
+  const rss = sampleRss(service.pid);
+  await sleep(500);
+  const startedAt = performance.now();
+  let how: string;
+  let script: ReturnType<typeof spawnNode> | undefined;
+  const trigger = await call(`${service.url}/v1/models/retrain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  if (trigger.status >= 200 && trigger.status < 300) {
+    how = 'POST /v1/models/retrain';
+  } else if (existsSync(join(repoRoot, 'scripts/retrain.ts'))) {
+    how = 'npm run retrain (scripts/retrain.ts) on the same database';
+    script = spawnNode({
+      name: 'retrain',
+      args: ['--import', 'tsx', 'scripts/retrain.ts'],
+      env: { FARESIGHT_DB_PATH: service.dbPath, FARESIGHT_MODELS_DIR: modelsDir, FARESIGHT_LOG_LEVEL: 'info' },
+      logFile: join(logDir, 'retrain.log'),
+    });
+  } else {
+    stopReads();
+    await reads;
+    rss.stop();
+    return { reason: `no retrain trigger: POST /v1/models/retrain answered ${trigger.status} and scripts/retrain.ts does not exist` };
+  }
+  let seconds: number | null = null;
+  let record: { version: string; status?: string } | undefined;
+  const deadline = startedAt + settings.retrainTimeoutMs;
+  while (performance.now() < deadline) {
+    const models = await call(`${service.url}/v1/models`);
+    record = modelRecords(models.body).find((r) => !before.has(r.version));
+    if (record && !isUnfinishedStatus(record.status)) {
+      seconds = (performance.now() - startedAt) / 1000;
+      break;
+    }
+    if (script && !script.isRunning() && !record && modelsRoute !== 200) {
+      // No GET /v1/models to watch: the script's exit is the end.
+      seconds = (performance.now() - startedAt) / 1000;
+      break;
+    }
+    await sleep(100);
+  }
+  const exitCode = script ? await script.stop(60_000) : undefined;
+  stopReads();
+  const during = await reads;
+  return {
+    how,
+    seconds,
+    record,
+    exitCode,
+    during,
+    rssPeakMb: rss.stop(),
+    triggerStatus: trigger.status,
+    newModel: currentModel(modelsDir),
+  };
+}
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  log(`work dir ${workDir}; logs in ${logDir}`);
+  const baselines: Baselines = {};
+  const targets: TargetResult[] = [];
+
+  log(`reading ${args.data}${settings.keepEverySeries > 1 ? ` (one series in ${settings.keepEverySeries})` : ''}`);
+  const data = readFares(args.data!, settings.keepEverySeries);
+  const bulkFares = args.order === 'time' ? inTimeOrder(data.fares) : data.fares;
+  notes.push(`bulk data: ${data.fares.length.toLocaleString('en')} observations of ${data.series.length.toLocaleString('en')} series, ${args.order} order`);
+
+  // Baseline (a): hello-world GET.
+  log('baseline (a): hono hello GET');
+  baselines.helloGet = await baselineServer('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url) =>
+    closedLoad({ url: `${url}/hello`, connections: settings.connections, durationSec: settings.loadSec, warmupSec: settings.warmupSec }),
+  );
+
+  // Baseline (b): validate one event and insert it.
+  log('baseline (b): hono + zod + better-sqlite3 POST');
+  const baselineEvents = uniqueEventSource();
+  baselines.minimalIngest = await baselineServer(
+    'baseline-ingest',
+    'scripts/bench/ingest-server.ts',
+    { DB_PATH: join(workDir, 'baseline-b.db') },
+    (url) =>
+      closedLoad({
+        url: `${url}/events`,
+        method: 'POST',
+        nextBody: baselineEvents,
+        connections: settings.connections,
+        durationSec: settings.loadSec,
+        warmupSec: settings.warmupSec,
+      }),
+  );
+
+  // Baseline (c): raw inserts of the bulk rows.
+  log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
+  baselines.sqliteInsert = sqliteInsertBaseline(bulkFares);
+
+  // The shipped model, copied so a retrain never touches the repository's models/.
+  const modelsDir = join(workDir, 'models');
+  const shippedModel = currentModel(join(repoRoot, 'models'));
+  if (shippedModel) cpSync(join(repoRoot, 'models'), modelsDir, { recursive: true });
+  else {
+    mkdirSync(modelsDir, { recursive: true });
+    notes.push('no shipped model (models/current is missing): the service ran without one');
+  }
+  const profileDir = (name: string) => (args.profile ? join(profileRoot, name) : undefined);
+  if (args.profile) rmSync(profileRoot, { recursive: true, force: true });
+
+  // Target 1: single-event ingest on a fresh database of its own.
+  log('target 1: single-event ingest');
+  const ingestService = await startService({
+    name: 'service-ingest',
+    dbPath: join(workDir, 'ingest.db'),
+    modelsDir,
+    logFile: join(logDir, 'service-ingest.log'),
+    cpuProfileDir: profileDir('1-ingest'),
+  });
+  let ingest: LoadFigures;
+  try {
+    ingest = await closedLoad({
+      url: `${ingestService.url}/v1/events`,
+      method: 'POST',
+      nextBody: uniqueEventSource(),
+      connections: settings.connections,
+      durationSec: settings.loadSec,
+      warmupSec: settings.warmupSec,
+    });
+  } finally {
+    await ingestService.stop(30_000);
+  }
+  const ingestRatio = ratio(ingest.requestsPerSec, baselines.minimalIngest.requestsPerSec);
+  targets.push(
+    target(
+      1,
+      'Single-event ingest, 50 connections',
+      [
+        { label: 'req/s', actual: ingest.requestsPerSec, limit: scaled(0.8, baselines.minimalIngest.requestsPerSec), op: '>=', unit: 'req/s', basis: `0.8 × baseline (b); ratio ${ingestRatio?.toFixed(2)}` },
+        { label: 'p99', actual: ingest.p99Ms, limit: 15, op: '<=', unit: 'ms' },
+      ],
+      { ratio: ingestRatio, p50Ms: ingest.p50Ms, non2xx: ingest.non2xx, errors: ingest.errors },
+    ),
+  );
+
+  // Targets 2–7 share one service on one database: bulk import first, then serving.
+  log('target 2: bulk import');
+  const service = await startService({
+    name: 'service',
+    dbPath: join(workDir, 'service.db'),
+    modelsDir,
+    logFile: join(logDir, 'service.log'),
+    cpuProfileDir: profileDir('2-7-service'),
+  });
+  let restarted: ServiceChild | undefined;
+  let backend: string | null = null;
+  let functionIds: string[] = [];
+  try {
+    functionIds = (await functionLags(service.url)).map((f) => f.id);
+    notes.push(`functions: ${functionIds.join(', ')}`);
+    const bulk = await bulkImport(service, bulkFares);
+    const bulkRowsPerSec = bulk.seconds === null ? null : bulk.rows / bulk.seconds;
+    const bulkRatio = ratio(bulkRowsPerSec, baselines.sqliteInsert.rowsPerSec);
+    targets.push(
+      target(
+        2,
+        `Bulk ingest end to end (${functionIds.join(' + ')}), batches of ${settings.bulkBatch}`,
+        [{ label: 'rows/s', actual: bulkRowsPerSec, limit: scaled(0.25, baselines.sqliteInsert.rowsPerSec), op: '>=', unit: 'rows/s', basis: `0.25 × baseline (c); ratio ${bulkRatio?.toFixed(3)}` }],
+        {
+          ratio: bulkRatio,
+          rows: bulk.rows,
+          accepted: bulk.accepted,
+          duplicates: bulk.duplicates,
+          postSeconds: bulk.postSeconds,
+          seconds: bulk.seconds,
+          failures: bulk.functions.reduce((s, f) => s + f.failures, 0),
+          deadLetters: bulk.functions.reduce((s, f) => s + f.deadLetters, 0),
+        },
+        bulk.seconds === null ? `lag not 0 within ${settings.bulkTimeoutMs / 1000} s` : undefined,
+      ),
+    );
+    const rssAfterImport = rssMb(service.pid);
+    backend = await reportedBackend(service);
+
+    // Target 3 (and 6): forecast reads after the import.
+    log('target 3: forecast reads');
+    const probe = await probeForecasts(service.url, data.series);
+    const servedSeries = data.series;
+    const randomPath = () => forecastPath(servedSeries[Math.floor(Math.random() * servedSeries.length)]);
+    let reads: LoadFigures | undefined;
+    let rssServing: number | null = null;
+    if (probe.ok === 0) {
+      targets.push(target(3, 'Forecast reads, 50 connections', [], { statuses: JSON.stringify(probe.statuses) }, `not measured: GET /v1/forecast answered ${JSON.stringify(probe.statuses)} for known series`));
+    } else {
+      const rss = sampleRss(service.pid);
+      reads = await closedLoad({
+        url: service.url + randomPath(),
+        nextPath: randomPath,
+        connections: settings.connections,
+        durationSec: settings.loadSec,
+        warmupSec: settings.warmupSec,
+      });
+      rssServing = rss.stop();
+      const readRatio = ratio(reads.requestsPerSec, baselines.helloGet.requestsPerSec);
+      targets.push(
+        target(
+          3,
+          'Forecast reads, 50 connections',
+          [
+            { label: 'req/s', actual: reads.requestsPerSec, limit: scaled(0.5, baselines.helloGet.requestsPerSec), op: '>=', unit: 'req/s', basis: `0.5 × baseline (a); ratio ${readRatio?.toFixed(2)}` },
+            { label: 'p99', actual: reads.p99Ms, limit: 5, op: '<=', unit: 'ms' },
+          ],
+          { ratio: readRatio, p50Ms: reads.p50Ms, non2xx: reads.non2xx, errors: reads.errors, probedOk: `${probe.ok}/20` },
+        ),
+      );
+    }
+
+    // Target 5: retrain while forecast reads go on at a fixed rate; idle figure first, same rate.
+    log('target 5: retrain');
+    if (probe.ok === 0) {
+      notes.push('target 5 ran without forecast reads: there is no forecast to read');
+    }
+    const idle =
+      probe.ok > 0
+        ? await closedLoad({
+            url: service.url + randomPath(),
+            nextPath: randomPath,
+            connections: settings.fixedRateReads.connections,
+            overallRate: settings.fixedRateReads.rate,
+            durationSec: settings.idleReadSec,
+          })
+        : undefined;
+    const retrained = await retrain(service, modelsDir, probe.ok > 0 ? randomPath : () => '/healthz');
+    if ('reason' in retrained) {
+      targets.push(target(5, 'Full retrain on the imported data', [], {}, `not measured: ${retrained.reason}`));
+    } else {
+      const readLimit = idle?.p99Ms == null ? null : 2 * idle.p99Ms;
+      targets.push(
+        target(
+          5,
+          'Full retrain on the imported data',
+          [
+            { label: 'seconds', actual: retrained.seconds, limit: 60, op: '<=', unit: 's' },
+            ...(probe.ok > 0
+              ? [{ label: 'read p99 during', actual: retrained.during.p99Ms, limit: readLimit, op: '<=' as const, unit: 'ms', basis: `2 × idle p99 ${idle?.p99Ms?.toFixed(2)} ms at ${settings.fixedRateReads.rate} req/s` }]
+              : []),
+          ],
+          {
+            trigger: retrained.how,
+            version: retrained.record?.version ?? null,
+            status: retrained.record?.status ?? null,
+            idleP99Ms: idle?.p99Ms ?? null,
+            readsDuring: retrained.during.requests,
+            readsNon2xx: retrained.during.non2xx,
+            rssPeakMb: retrained.rssPeakMb,
+            exitCode: retrained.exitCode ?? null,
+          },
+          retrained.seconds === null ? `no new model record within ${settings.retrainTimeoutMs / 1000} s` : undefined,
+        ),
+      );
+    }
+
+    // Target 4: event-to-forecast latency at a steady rate, on known series that depart after the data ends.
+    log('target 4: event-to-forecast latency');
+    let latencyMemory: number | null = null;
+    if (probe.ok === 0) {
+      targets.push(target(4, 'Event-to-forecast latency at 2,000 events/s', [], {}, 'not measured: no forecast to watch'));
+    } else {
+      const lastData = Math.max(...data.series.map((s) => s.lastObservedMs));
+      const startMs = lastData + 3_600_000;
+      const open = data.series.filter((s) => Date.parse(`${s.departureDate}T00:00:00Z`) > startMs + 2 * 86_400_000);
+      const currencyOf = new Map(data.fares.map((f) => [`${f.origin}-${f.destination}-${f.departureDate}`, { currency: f.currency, price: f.price }]));
+      const cursors: SeriesCursor[] = open.map((s) => {
+        const known = currencyOf.get(`${s.origin}-${s.destination}-${s.departureDate}`)!;
+        return { ...s, currency: known.currency, lastPrice: known.price, nextMs: startMs };
+      });
+      const rss = sampleRss(service.pid);
+      const latency = await eventToForecastLatency({ baseUrl: service.url, series: cursors, ...settings.latency });
+      latencyMemory = rss.stop();
+      targets.push(
+        target(
+          4,
+          'Event-to-forecast latency at 2,000 events/s',
+          [
+            { label: 'p99', actual: latency.p99Ms, limit: 50, op: '<=', unit: 'ms' },
+            { label: 'events/s', actual: latency.achievedEventsPerSec, limit: 0.95 * settings.latency.eventsPerSec, op: '>=', unit: 'ev/s', basis: 'the rate held' },
+          ],
+          {
+            p50Ms: latency.p50Ms,
+            maxMs: latency.maxMs,
+            samples: latency.samples,
+            timeouts: latency.timeouts,
+            postP99Ms: latency.postP99Ms,
+            rejected: latency.rejected,
+            series: cursors.length,
+            eventsPerRequest: settings.latency.eventsPerRequest,
+          },
+        ),
+      );
+    }
+
+    // Target 6: memory while serving after the import.
+    const servingPeak = Math.max(rssServing ?? 0, latencyMemory ?? 0) || null;
+    targets.push(
+      target(
+        6,
+        'Resident memory after the full import, while serving',
+        [{ label: 'RSS peak', actual: servingPeak ?? rssAfterImport, limit: 400, op: '<=', unit: 'MB' }],
+        {
+          afterImportMb: rssAfterImport,
+          readsPeakMb: rssServing,
+          latencyPeakMb: latencyMemory,
+          retrainPeakMb: 'reason' in retrained ? null : retrained.rssPeakMb,
+          rows: bulkFares.length,
+        },
+      ),
+    );
+
+    // Target 7: restart on the filled database; time from spawn to the first forecast served.
+    log('target 7: start');
+    await service.stop(30_000);
+    const port = await freePort();
+    const probePath = forecastPath(data.series[0]);
+    restarted = spawnService(
+      { name: 'service-restart', dbPath: service.dbPath, modelsDir, logFile: join(logDir, 'service-restart.log'), cpuProfileDir: profileDir('7-start') },
+      port,
+    );
+    const firstAt = await waitForHttp(`${restarted.url}${probe.ok > 0 ? probePath : '/healthz'}`, restarted, {
+      timeoutMs: settings.startTimeoutMs,
+      intervalMs: 5,
+      accept: (s) => s === 200,
+    }).catch(() => undefined);
+    const startMs = firstAt === undefined ? null : firstAt - restarted.spawnedAt;
+    backend ??= await reportedBackend(restarted);
+    targets.push(
+      target(
+        7,
+        'Start on a filled database to the first forecast (model load included)',
+        [{ label: 'ms', actual: startMs, limit: 3000, op: '<=', unit: 'ms' }],
+        { command: 'node --import tsx src/index.ts' },
+        probe.ok === 0 ? `not measured: no forecast to serve (to /healthz: ${startMs?.toFixed(0)} ms)` : startMs === null ? `no forecast within ${settings.startTimeoutMs / 1000} s` : undefined,
+      ),
+    );
+  } finally {
+    await service.stop(30_000);
+    await restarted?.stop(30_000);
+  }
+  targets.sort((a, b) => a.id - b.id);
+
+  const report: BenchReport = {
+    format: 1,
+    date: new Date(startedAt).toISOString(),
+    command,
+    quick: QUICK,
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      memoryMb: Math.round(totalmem() / 1024 / 1024),
+      loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
+    },
+    service: { backend, model: shippedModel, functions: functionIds, notes },
+    baselines,
+    targets,
+  };
+
+  process.stdout.write(`\nfaresight benchmark, ${report.date}, ${QUICK ? 'quick' : 'full'} run, ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
+  process.stdout.write(`machine: ${report.machine.cpus} cores (${report.machine.cpuModel}), Node ${report.machine.node}, free memory ${Math.round(freemem() / 1048576)} MB, load ${report.machine.loadAverage.join(' ')}\n`);
+  process.stdout.write(`service: tfjs backend ${backend ?? 'not reported'}, model ${shippedModel ?? 'none'}\n`);
+  for (const note of notes) process.stdout.write(`note: ${note}\n`);
+  process.stdout.write(`\n${formatTable(report)}\n`);
+
+  if (args.profile) {
+    const profiles: Record<string, { file: string; frames: Frame[] }[]> = {};
+    for (const name of ['1-ingest', '2-7-service', '7-start']) {
+      profiles[name] = summarizeProfiles(join(profileRoot, name));
+      for (const p of profiles[name]) {
+        process.stdout.write(`\nprofile ${name}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);
+      }
+    }
+    (report as BenchReport & { profiles?: unknown }).profiles = profiles;
+  }
+
+  const out = resolve(repoRoot, args.json!);
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\nwritten to ${out}\n`);
+
+  if (args.compare) {
+    const before = JSON.parse(readFileSync(resolve(repoRoot, args.compare), 'utf8')) as BenchReport;
+    process.stdout.write(`\n${formatComparison(before, report)}\n`);
+  }
+}
+
+main()
+  .then(() => {
+    if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+    process.exit(0);
+  })
+  .catch((error) => {
+    process.stderr.write(`benchmark failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    if (!args.keep) rmSync(workDir, { recursive: true, force: true });
+    process.exit(1);
+  });

@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The parts of a V8 .cpuprofile the summary reads. */
+export interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** One frame's self time. */
+export interface Frame {
+  name: string;
+  location: string;
+  selfMs: number;
+  share: number;
+}
+
+/** Where a frame lives, shortened to the package or the repository path. */
+export function shortLocation(url: string, line: number): string {
+  if (!url) return '';
+  const path = url.replace(/^file:\/\//, '');
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(path);
+  if (pkg) return `${pkg[1]}/${pkg[2].split('/').pop()}:${line + 1}`;
+  const repo = /\/(src|scripts)\/(.*)$/.exec(path);
+  if (repo) return `${repo[1]}/${repo[2]}:${line + 1}`;
+  return `${path.split('/').slice(-2).join('/')}:${line + 1}`;
+}
+
+/** Frames by self time, highest first. Time deltas are in microseconds. */
+export function topFrames(profile: CpuProfile, limit = 15): Frame[] {
+  const selfUs = new Map<number, number>();
+  profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFrame = new Map<string, Frame>();
+  let total = 0;
+  for (const node of profile.nodes) {
+    const us = selfUs.get(node.id) ?? 0;
+    total += us;
+    const name = node.callFrame.functionName || '(anonymous)';
+    const location = shortLocation(node.callFrame.url, node.callFrame.lineNumber);
+    const key = `${name}@${location}`;
+    const frame = byFrame.get(key) ?? { name, location, selfMs: 0, share: 0 };
+    frame.selfMs += us / 1000;
+    byFrame.set(key, frame);
+  }
+  const frames = [...byFrame.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, limit);
+  for (const f of frames) f.share = total > 0 ? (f.selfMs * 1000) / total : 0;
+  return frames;
+}
+
+/** Summaries of every .cpuprofile in a folder. */
+export function summarizeProfiles(dir: string, limit = 15): { file: string; frames: Frame[] }[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  } catch {
+    return [];
+  }
+  return files.map((file) => ({
+    file: join(dir, file),
+    frames: topFrames(JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile, limit),
+  }));
+}
+
+/** Frames as text lines: share, self ms, name, location. */
+export function formatFrames(frames: readonly Frame[]): string[] {
+  return frames.map(
+    (f) => `${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}  ${f.location}`,
+  );
+}
