@@ -19,6 +19,7 @@ export interface Frame {
 /** Where a frame lives, shortened to the package or the repository path. */
 export function shortLocation(url: string, line: number): string {
   if (!url) return '';
+  if (url.startsWith('node:')) return `${url}:${line + 1}`;
   const path = url.replace(/^file:\/\//, '');
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(path);
   if (pkg) return `${pkg[1]}/${pkg[2].split('/').pop()}:${line + 1}`;
