@@ -5,6 +5,7 @@ import { AppError } from './errors.js';
 import type { AppDeps, AppEnv } from './http/context.js';
 import { renderError, zodIssues } from './http/envelope.js';
 import { routes } from './http/index.js';
+import { createRateLimiter, rateLimit } from './http/rate-limit.js';
 
 /** SQLite failures that mean "try again later", not "your request is wrong". */
 const UNAVAILABLE_SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM)/;
@@ -34,6 +35,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   });
   app.use('*', requestId());
   app.use('*', secureHeaders());
+  // Before any route's own middleware, so unauthenticated and wrong-key traffic is limited too.
+  app.use('/v1/*', rateLimit(createRateLimiter({ perMinute: deps.auth.rateLimitPerMinute ?? 0 }), deps.auth));
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer' });
   for (const register of routes) register(app, deps);

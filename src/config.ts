@@ -25,9 +25,22 @@ export const ConfigSchema = z.object({
     .transform((s) => s.split(',').map((k) => k.trim()).filter(Boolean))
     .refine((keys) => keys.every((k) => k.split(':')[0].length >= 16), {
       error: 'each key must be at least 16 characters',
+    })
+    // A misspelt scope would otherwise leave a key that can do nothing, silently.
+    .refine((keys) => keys.every((k) => validScopes(k.split(':')[1])), {
+      error: 'a key may carry only the scopes read and write, as key:read or key:read+write',
     }),
   FARESIGHT_REQUIRE_KEY_FOR_READS: boolean.default(false),
   FARESIGHT_ALLOW_PUBLIC_WITHOUT_KEYS: boolean.default(false),
+  /**
+   * Requests per minute per API key, or per client address without a key; 0 turns the limit off.
+   * Unset: off on a loopback host, 6000 on any other (see {@link DEFAULT_PUBLIC_RATE_LIMIT}).
+   */
+  FARESIGHT_RATE_LIMIT_PER_MINUTE: z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(0, { error: 'must be 0 (off) or more' })
+    .optional(),
   FARESIGHT_LOG_LEVEL: z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
   /** Cron expression for scheduled retrains inside the service; empty disables it. */
   FARESIGHT_RETRAIN_CRON: z.string().default(''),
@@ -36,6 +49,13 @@ export const ConfigSchema = z.object({
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
+
+/** The rate limit when FARESIGHT_RATE_LIMIT_PER_MINUTE is unset and the host is reachable from other machines. */
+export const DEFAULT_PUBLIC_RATE_LIMIT = 6000;
+
+function validScopes(list: string | undefined): boolean {
+  return list === undefined || list.split('+').every((scope) => scope === 'read' || scope === 'write');
+}
 
 /** Thrown for bad configuration; the message names each variable and its problem. */
 export class ConfigError extends Error {
@@ -52,6 +72,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         `invalid configuration:\n  FARESIGHT_HOST: ${config.FARESIGHT_HOST} is not a loopback address; set FARESIGHT_API_KEYS, or FARESIGHT_ALLOW_PUBLIC_WITHOUT_KEYS=true to serve it without keys`,
       );
     }
+    // Loopback clients are this machine's own tools (importers, benchmarks): no limit unless asked.
+    config.FARESIGHT_RATE_LIMIT_PER_MINUTE ??= isLoopback(config.FARESIGHT_HOST) ? 0 : DEFAULT_PUBLIC_RATE_LIMIT;
     return config;
   }
   const lines = result.error.issues.map((issue) => `  ${issue.path.join('.')}: ${issue.message}`);

@@ -21,7 +21,8 @@ export type ServiceConfig = Pick<
   | 'FARESIGHT_API_KEYS'
   | 'FARESIGHT_REQUIRE_KEY_FOR_READS'
   | 'FARESIGHT_MODELS_DIR'
->;
+> &
+  Partial<Pick<Config, 'FARESIGHT_RATE_LIMIT_PER_MINUTE'>>;
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -74,7 +75,11 @@ export function createService(options: ServiceOptions): Service {
     runtime,
     functionDeps,
     logger,
-    auth: { keys: parseApiKeys(config.FARESIGHT_API_KEYS), requireKeyForReads: config.FARESIGHT_REQUIRE_KEY_FOR_READS },
+    auth: {
+      keys: parseApiKeys(config.FARESIGHT_API_KEYS),
+      requireKeyForReads: config.FARESIGHT_REQUIRE_KEY_FOR_READS,
+      rateLimitPerMinute: config.FARESIGHT_RATE_LIMIT_PER_MINUTE,
+    },
   };
   const app = createApp(deps);
   return {

@@ -35,9 +35,18 @@ function findKey(keys: readonly StoredKey[], presented: string): StoredKey | und
   return found;
 }
 
+/** The label of the valid key in an Authorization header, or undefined (no header, not bearer, unknown key). */
+export function keyLabelOf(options: Pick<AuthOptions, 'keys'>, header: string | undefined): string | undefined {
+  if (options.keys.length === 0 || !header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match ? findKey(options.keys, match[1])?.label : undefined;
+}
+
 export interface AuthOptions {
   keys: readonly StoredKey[];
   requireKeyForReads: boolean;
+  /** Requests per minute per key, or per address without a key; 0 or absent: no limit. */
+  rateLimitPerMinute?: number;
 }
 
 /**
@@ -49,9 +58,15 @@ export function requireScope(scope: Scope, options: AuthOptions): MiddlewareHand
     if (options.keys.length === 0 || (scope === 'read' && !options.requireKeyForReads)) return next();
     const header = c.req.header('authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new AppError('unauthorized', 'an API key is required: send Authorization: Bearer <key>');
-    const key = findKey(options.keys, match[1]);
-    if (!key) throw new AppError('unauthorized', 'the API key is not valid');
+    const key = match ? findKey(options.keys, match[1]) : undefined;
+    if (!key) {
+      // RFC 6750: a 401 names the scheme the client should use.
+      c.header('WWW-Authenticate', 'Bearer realm="faresight"');
+      throw new AppError(
+        'unauthorized',
+        match ? 'the API key is not valid' : 'an API key is required: send Authorization: Bearer <key>',
+      );
+    }
     if (!key.scopes.has(scope)) throw new AppError('forbidden', `the API key lacks the ${scope} scope`);
     c.set('apiKeyLabel', key.label);
     return next();
