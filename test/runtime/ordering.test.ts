@@ -23,7 +23,8 @@ describe('no head-of-line blocking', () => {
         const poisoned = events.some((e) => e.payload.poison);
         log.record(events, attempt, !poisoned);
         if (poisoned) throw new Error('poison');
-        if ([...expected].every((seq) => log.delivered().includes(seq))) done.resolve();
+        // Resolved on the next macrotask, once this invocation has committed.
+        if ([...expected].every((seq) => log.delivered().includes(seq))) setImmediate(done.resolve);
       },
     );
     const { runtime, storage } = makeRuntime([fn]);
