@@ -1,6 +1,7 @@
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/client.js';
+import { createSqliteForecastStore } from './db/forecast-store.js';
 import { createSqliteRuntimeStorage } from './db/runtime-storage.js';
 import { createSqliteRouteStatsStore, createSqliteSeriesStore } from './db/stores.js';
 import type { FunctionDeps } from './functions/deps.js';
@@ -60,6 +61,7 @@ export function createService(options: ServiceOptions): Service {
     routes: createSqliteRouteStatsStore(database.sqlite),
     logger,
     model: modelProvider,
+    forecasts: createSqliteForecastStore(database.sqlite),
   };
   const runtime = createRuntime({
     storage,

@@ -1,3 +1,4 @@
+import type { ForecastStore } from '../forecast/types.js';
 import type { Logger } from '../logger.js';
 import type { PricePoint, RouteStats, SeriesState } from '../model/features.js';
 import type { ModelProvider } from '../model/predictor.js';
@@ -25,4 +26,6 @@ export interface FunctionDeps {
   logger: Logger;
   /** The serving model; current() is undefined while none is loaded. */
   model: ModelProvider;
+  /** The latest forecast of each series, written by predict. */
+  forecasts: ForecastStore;
 }

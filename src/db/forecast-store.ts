@@ -1,0 +1,170 @@
+import type Database from 'better-sqlite3';
+import type {
+  DepartureSummary,
+  ForecastStore,
+  ForecastSummary,
+  Recommendation,
+  RouteSummary,
+  StoredForecast,
+} from '../forecast/types.js';
+import { decodePoints } from './stores.js';
+
+interface SummaryRow {
+  as_of: number;
+  recommendation: Recommendation;
+  expected_lowest_price: number;
+  model_version: string;
+}
+
+interface ReadRow {
+  payload: string;
+  as_of: number;
+  points: Buffer | null;
+}
+
+interface RouteRow {
+  origin: string;
+  destination: string;
+  currency: string;
+  series: number;
+  observations: number;
+  forecasts: number;
+  latest: number;
+  first_departure: string;
+  last_departure: string;
+}
+
+interface DepartureRow {
+  key: string;
+  departure_date: string;
+  currency: string;
+  observations: number;
+  last_observed_at: number;
+  points: Buffer;
+  payload: string | null;
+}
+
+/** The last price of packed (epoch ms, price) Float64 pairs, without decoding them all. */
+function lastPrice(points: Buffer): number {
+  return points.byteLength >= 16 ? points.readDoubleLE(points.byteLength - 8) : Number.NaN;
+}
+
+/**
+ * The latest forecast of each series in SQLite, with prepared statements: the read
+ * path is one indexed lookup that returns the stored JSON and the series' prices.
+ */
+export function createSqliteForecastStore(sqlite: Database.Database): ForecastStore {
+  const summary = sqlite.prepare(
+    'SELECT as_of, recommendation, expected_lowest_price, model_version FROM forecasts WHERE series = ?',
+  );
+  // A late event (older asOf) never replaces a newer forecast, whatever the caller checked before.
+  const upsert = sqlite.prepare(
+    `INSERT INTO forecasts (series, origin, destination, departure_date, as_of, recommendation,
+       probability_cheaper_later, expected_lowest_price, payload, model_version)
+     VALUES (@series, @origin, @destination, @departureDate, @asOf, @recommendation,
+       @probabilityCheaperLater, @expectedLowestPrice, @payload, @modelVersion)
+     ON CONFLICT(series) DO UPDATE SET as_of = excluded.as_of, recommendation = excluded.recommendation,
+       probability_cheaper_later = excluded.probability_cheaper_later,
+       expected_lowest_price = excluded.expected_lowest_price, payload = excluded.payload,
+       model_version = excluded.model_version
+     WHERE excluded.as_of >= forecasts.as_of`,
+  );
+  const readOne = sqlite.prepare(
+    `SELECT f.payload, f.as_of, s.points FROM forecasts f LEFT JOIN series s ON s.key = f.series WHERE f.series = ?`,
+  );
+  const routes = sqlite.prepare(
+    `SELECT s.origin, s.destination, s.currency, count(*) AS series, sum(s.observations) AS observations,
+       count(f.series) AS forecasts, max(s.last_observed_at) AS latest,
+       min(s.departure_date) AS first_departure, max(s.departure_date) AS last_departure
+     FROM series s LEFT JOIN forecasts f ON f.series = s.key
+     GROUP BY s.origin, s.destination, s.currency
+     ORDER BY s.origin, s.destination, s.currency`,
+  );
+  const departures = sqlite.prepare(
+    `SELECT s.key, s.departure_date, s.currency, s.observations, s.last_observed_at, s.points, f.payload
+     FROM series s LEFT JOIN forecasts f ON f.series = s.key
+     WHERE s.origin = @origin AND s.destination = @destination
+       AND s.departure_date >= @from AND s.departure_date <= @to
+     ORDER BY s.departure_date, s.currency
+     LIMIT @limit`,
+  );
+
+  return {
+    summaries(keys) {
+      const out = new Map<string, ForecastSummary>();
+      for (const key of keys) {
+        const row = summary.get(key) as SummaryRow | undefined;
+        if (row) {
+          out.set(key, {
+            asOfMs: row.as_of,
+            recommendation: row.recommendation,
+            expectedLowestPrice: row.expected_lowest_price,
+            modelVersion: row.model_version,
+          });
+        }
+      }
+      return out;
+    },
+    save(records) {
+      for (const { series, asOfMs, forecast } of records) {
+        upsert.run({
+          series,
+          origin: forecast.origin,
+          destination: forecast.destination,
+          departureDate: forecast.departureDate,
+          asOf: asOfMs,
+          recommendation: forecast.recommendation,
+          probabilityCheaperLater: forecast.probabilityCheaperLater,
+          expectedLowestPrice: forecast.expectedLowestPrice,
+          payload: JSON.stringify(forecast),
+          modelVersion: forecast.model.version,
+        });
+      }
+    },
+    read(series) {
+      const row = readOne.get(series) as ReadRow | undefined;
+      if (!row) return undefined;
+      return { json: row.payload, asOfMs: row.as_of, points: row.points ? decodePoints(row.points) : [] };
+    },
+    routes() {
+      return (routes.all() as RouteRow[]).map(
+        (r): RouteSummary => ({
+          origin: r.origin,
+          destination: r.destination,
+          currency: r.currency,
+          series: r.series,
+          observations: r.observations,
+          forecasts: r.forecasts,
+          latestObservedAt: new Date(r.latest).toISOString(),
+          firstDepartureDate: r.first_departure,
+          lastDepartureDate: r.last_departure,
+        }),
+      );
+    },
+    departures({ origin, destination, from, to, limit }) {
+      const rows = departures.all({ origin, destination, from: from ?? '0000-01-01', to: to ?? '9999-12-31', limit }) as DepartureRow[];
+      return rows.map((r): DepartureSummary => {
+        const forecast = r.payload ? (JSON.parse(r.payload) as StoredForecast) : undefined;
+        return {
+          departureDate: r.departure_date,
+          series: r.key,
+          currency: r.currency,
+          observations: r.observations,
+          lastObservedAt: new Date(r.last_observed_at).toISOString(),
+          latestPrice: lastPrice(r.points),
+          forecast: forecast
+            ? {
+                asOf: forecast.asOf,
+                recommendation: forecast.recommendation,
+                confidence: forecast.confidence,
+                probabilityCheaperLater: forecast.probabilityCheaperLater,
+                expectedLowestPrice: forecast.expectedLowestPrice,
+                priceLevel: forecast.priceLevel,
+                modelVersion: forecast.model.version,
+              }
+            : null,
+        };
+      });
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { daysBeforeDeparture, routeKeyOf } from '../events/fare-event.js';
+import {
+  emptyRouteStats,
+  featuresAt,
+  routeStatsKeyOf,
+  typicalRange,
+  type FeatureRow,
+  type RouteStats,
+  type SeriesState,
+} from '../model/features.js';
+import type { FareModel, Prediction } from '../model/predictor.js';
+import { roundMoney, roundProbability } from './money.js';
+import { outlookOf } from './outlook.js';
+import { priceLevelOf } from './price-level.js';
+import type { PriceRange, Recommendation, StoredForecast } from './types.js';
+
+/** The route and departure date a series key names, e.g. `BCN-BUD-2016-04-20`. */
+export function parseSeriesKey(series: string): { origin: string; destination: string; departureDate: string } {
+  const match = /^([A-Z]{3})-([A-Z]{3})-(\d{4}-\d{2}-\d{2})$/.exec(series);
+  if (!match) throw new Error(`"${series}" is not a series key (ORIGIN-DESTINATION-YYYY-MM-DD)`);
+  return { origin: match[1], destination: match[2], departureDate: match[3] };
+}
+
+/**
+ * Buy or wait: wait when a cheaper price later is more likely than not. The
+ * confidence is the probability that this recommendation is right, so it is at least 0.5.
+ */
+export function recommend(probabilityCheaperLater: number): {
+  recommendation: Recommendation;
+  confidence: number;
+  probabilityCheaperLater: number;
+} {
+  const p = roundProbability(Math.min(1, Math.max(0, probabilityCheaperLater)));
+  const recommendation: Recommendation = p > 0.5 ? 'wait' : 'buy';
+  return { recommendation, confidence: roundProbability(recommendation === 'wait' ? p : 1 - p), probabilityCheaperLater: p };
+}
+
+const clampRatio = (r: number) => (Number.isFinite(r) ? Math.min(1, Math.max(0, r)) : 1);
+
+/**
+ * The lowest price still to come: the median and the 80% interval, from the
+ * model's ratios to the current price. Ratios are ordered and capped at 1, and
+ * rounding is monotonic, so low ≤ expected ≤ high ≤ current price always holds.
+ */
+export function lowestPriceOf(currentPrice: number, ratio: Prediction['lowestRatio']): {
+  expectedLowestPrice: number;
+  lowestPriceRange: PriceRange;
+} {
+  const [q10, q50, q90] = [ratio.q10, ratio.q50, ratio.q90].map(clampRatio).sort((a, b) => a - b);
+  return {
+    expectedLowestPrice: roundMoney(currentPrice * q50),
+    lowestPriceRange: { low: roundMoney(currentPrice * q10), high: roundMoney(currentPrice * q90) },
+  };
+}
+
+const roundRange = (range: PriceRange | null): PriceRange | null =>
+  range ? { low: roundMoney(range.low), high: roundMoney(range.high) } : null;
+
+/** What the forecast of one observation is built from. */
+export interface ForecastInput {
+  /** The features of the latest observation of the series. */
+  row: FeatureRow;
+  /** The model's output for `row.vector`. */
+  prediction: Prediction;
+  model: Pick<FareModel, 'version' | 'trainedAt'>;
+  /** The route's current statistics (in the row's currency), if any. */
+  routeStats: RouteStats | undefined;
+}
+
+/**
+ * Builds the public forecast (without history) of a series from its latest
+ * observation's features, the model's prediction and the route's statistics.
+ * Pure: the same inputs always give the same forecast. On the departure day no
+ * later price exists, so the answer is buy, with the current price as the lowest.
+ */
+export function assembleForecast({ row, prediction, model, routeStats }: ForecastInput): StoredForecast {
+  const { origin, destination, departureDate } = parseSeriesKey(row.series);
+  const currentPrice = roundMoney(row.price);
+  const departed = row.daysBefore <= 0;
+  const decision = recommend(departed ? 0 : prediction.probabilityCheaperLater);
+  const lowest = lowestPriceOf(row.price, departed ? { q10: 1, q50: 1, q90: 1 } : prediction.lowestRatio);
+  // The freshest statistics know the most; the row's range (from before this event) is the fallback.
+  const typical = roundRange((routeStats && typicalRange(routeStats, row.daysBefore)) ?? row.typicalRange);
+  return {
+    origin,
+    destination,
+    departureDate,
+    asOf: row.observedAt,
+    daysBefore: row.daysBefore,
+    currency: row.currency,
+    currentPrice,
+    recommendation: decision.recommendation,
+    confidence: decision.confidence,
+    probabilityCheaperLater: decision.probabilityCheaperLater,
+    expectedLowestPrice: lowest.expectedLowestPrice,
+    lowestPriceRange: lowest.lowestPriceRange,
+    priceLevel: priceLevelOf(currentPrice, typical),
+    typicalPriceRange: typical,
+    outlook: outlookOf({ departureDate, daysBefore: row.daysBefore, currentPrice: row.price, routeStats }),
+    model: { version: model.version, trainedAt: model.trainedAt },
+  };
+}
+
+/**
+ * The features of a series' latest observation, computed from its stored history
+ * and the route's current statistics: for forecasting a series that the predict
+ * function has not seen (its events arrived while no model was serving).
+ */
+export function latestFeatureRow(series: SeriesState, stats: RouteStats | undefined): FeatureRow {
+  const index = series.points.length - 1;
+  if (index < 0) throw new Error(`series ${series.key} has no observations`);
+  const point = series.points[index];
+  const observedAt = new Date(point.t).toISOString();
+  const daysBefore = daysBeforeDeparture({ observedAt, departureDate: series.departureDate });
+  const routeStats = stats ?? emptyRouteStats(routeStatsKeyOf(series));
+  return {
+    series: series.key,
+    route: routeKeyOf(series),
+    observedAt,
+    daysBefore,
+    price: point.p,
+    currency: series.currency,
+    vector: featuresAt(series, index, routeStats),
+    typicalRange: typicalRange(routeStats, daysBefore),
+  };
+}

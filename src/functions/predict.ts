@@ -1,0 +1,72 @@
+import { FEATURES_EXTRACTED, FORECAST_UPDATED } from '../events/catalog.js';
+import { assembleForecast, parseSeriesKey } from '../forecast/assemble.js';
+import { forecastUpdatedOf, meaningfulChanges } from '../forecast/change.js';
+import type { ForecastRecord } from '../forecast/types.js';
+import { routeStatsKeyOf, type FeatureRow } from '../model/features.js';
+import { defineFunction } from '../runtime/define.js';
+import type { LoggedEvent } from '../runtime/types.js';
+import type { FunctionDeps } from './deps.js';
+
+/**
+ * Turns features into forecasts. Per batch: takes the serving model once (so a model
+ * swap never splits a batch), keeps each series' latest observation, predicts all of
+ * them in one call, and upserts each series' forecast unless a newer one is stored.
+ * Emits `forecast.updated` when a forecast changed meaningfully (see meaningfulChanges).
+ * With no model loaded it stores nothing; the forecast API then answers 503.
+ */
+export const predict = defineFunction<FeatureRow, FunctionDeps>(
+  {
+    id: 'predict',
+    on: FEATURES_EXTRACTED,
+    batch: { maxSize: 2000, maxWaitMs: 2 },
+    retries: 3,
+  },
+  ({ events, deps, emit, effect }) => {
+    const model = deps.model.current();
+    if (!model) return;
+
+    // The latest observation of each series in this batch; ties go to the later log entry.
+    const latest = new Map<string, { event: LoggedEvent<FeatureRow>; asOfMs: number }>();
+    for (const event of events) {
+      const asOfMs = Date.parse(event.payload.observedAt);
+      const seen = latest.get(event.series);
+      if (!seen || asOfMs >= seen.asOfMs) latest.set(event.series, { event, asOfMs });
+    }
+    const stored = deps.forecasts.summaries([...latest.keys()]);
+    // A late event must not replace a forecast made from a newer observation.
+    const fresh = [...latest.values()].filter(({ event, asOfMs }) => {
+      const previous = stored.get(event.series);
+      return !previous || asOfMs >= previous.asOfMs;
+    });
+    if (fresh.length === 0) return;
+
+    const predictions = model.predict(fresh.map(({ event }) => event.payload.vector));
+    if (predictions.length !== fresh.length) {
+      throw new Error(`model ${model.version} returned ${predictions.length} predictions for ${fresh.length} rows`);
+    }
+    const routeKeys = new Set(
+      fresh.map(({ event }) => routeStatsKeyOf({ ...parseSeriesKey(event.series), currency: event.payload.currency })),
+    );
+    const routeStats = deps.routes.load([...routeKeys]);
+
+    const records: ForecastRecord[] = fresh.map(({ event, asOfMs }, i) => {
+      const row = event.payload;
+      const forecast = assembleForecast({
+        row,
+        prediction: predictions[i],
+        model,
+        routeStats: routeStats.get(routeStatsKeyOf({ ...parseSeriesKey(row.series), currency: row.currency })),
+      });
+      const previous = stored.get(event.series);
+      const reasons = meaningfulChanges(previous, forecast);
+      if (reasons.length > 0) {
+        emit(
+          { type: FORECAST_UPDATED, series: event.series, time: event.time, payload: forecastUpdatedOf(event.series, forecast, previous, reasons) },
+          event,
+        );
+      }
+      return { series: event.series, asOfMs, forecast };
+    });
+    effect(() => deps.forecasts.save(records));
+  },
+);

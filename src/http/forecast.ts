@@ -1,0 +1,150 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context, TypedResponse } from 'hono';
+import { FareEventInput, routeKeyOf, seriesKeyOf } from '../events/fare-event.js';
+import { AppError } from '../errors.js';
+import { assembleForecast, latestFeatureRow } from '../forecast/assemble.js';
+import { routeStatsKeyOf } from '../model/features.js';
+import { requireScope } from './auth.js';
+import type { App, AppDeps } from './context.js';
+import { errorResponses } from './envelope.js';
+
+// The query is validated by the same field schemas as fare events: codes are
+// case-insensitive and upper-cased, dates must be real calendar days.
+const fareFields = FareEventInput.in.shape;
+
+const Money = (description: string) => z.number().openapi({ description: `${description} Rounded to cents.` });
+
+const PriceRangeSchema = z
+  .object({ low: z.number(), high: z.number() })
+  .openapi('PriceRange', { description: 'A price range in the series’ currency, rounded to cents.' });
+
+/** The public forecast of one series. Names are stable; fields are only ever added. */
+export const ForecastSchema = z
+  .object({
+    origin: z.string().openapi({ description: 'IATA code of the origin airport.', example: 'BCN' }),
+    destination: z.string().openapi({ description: 'IATA code of the destination airport.', example: 'BUD' }),
+    departureDate: z.string().openapi({ description: 'The departure date, YYYY-MM-DD.', example: '2016-04-20' }),
+    asOf: z.string().openapi({
+      description: 'observedAt of the latest fare event of this series that the forecast was computed from (UTC ISO 8601).',
+    }),
+    daysBefore: z.number().int().openapi({ description: 'Whole days from asOf’s (UTC) day to the departure date.' }),
+    currency: z.string().openapi({ description: 'ISO 4217 currency of every price in this forecast.', example: 'EUR' }),
+    currentPrice: Money('The price observed at asOf.'),
+    recommendation: z.enum(['buy', 'wait']).openapi({
+      description: '`wait` when a cheaper price before departure is more likely than not (probabilityCheaperLater > 0.5), else `buy`.',
+    }),
+    confidence: z.number().openapi({
+      description: 'The probability that the recommendation is right: probabilityCheaperLater for wait, 1 − it for buy. In [0.5, 1].',
+    }),
+    probabilityCheaperLater: z.number().openapi({
+      description: 'The model’s probability that a strictly cheaper price appears before departure. In [0, 1].',
+    }),
+    expectedLowestPrice: Money('The median of the lowest price from now to departure (the current price included), so never above currentPrice.'),
+    lowestPriceRange: PriceRangeSchema.openapi({
+      description: '80% interval of the lowest price to come: low ≤ expectedLowestPrice ≤ high ≤ currentPrice.',
+    }),
+    priceLevel: z.enum(['low', 'typical', 'high']).nullable().openapi({
+      description: 'The current price against typicalPriceRange: below it low, above it high. Null while the route has too few observations at this many days before departure.',
+    }),
+    typicalPriceRange: PriceRangeSchema.nullable().openapi({
+      description: 'The middle half (25th to 75th percentile) of the route’s prices at this many days before departure, in this currency. Null while unknown.',
+    }),
+    outlook: z
+      .array(
+        z.object({
+          daysBefore: z.number().int(),
+          date: z.string().openapi({ description: 'The day, YYYY-MM-DD.' }),
+          expectedPrice: z.number(),
+        }),
+      )
+      .openapi({
+        description:
+          'The expected price on each remaining day, from the day after asOf down to the departure day (daysBefore 0): the current price bent towards the route’s typical price curve, price × exp((1 − e^(−h/7)) × trend), where trend is the route’s typical log-price change to that day and h the days ahead. Empty on the departure day.',
+      }),
+    history: z
+      .array(z.object({ observedAt: z.string(), price: z.number() }))
+      .openapi({ description: 'The series’ observed prices up to asOf, in time order.' }),
+    model: z
+      .object({ version: z.string(), trainedAt: z.string() })
+      .openapi({ description: 'The model that made this forecast.' }),
+  })
+  .openapi('Forecast');
+
+const ForecastQuery = z
+  .object({
+    origin: fareFields.origin.meta({ description: 'IATA code of the origin airport; any case.', example: 'BCN' }),
+    destination: fareFields.destination.meta({ description: 'IATA code of the destination airport; any case.', example: 'BUD' }),
+    departureDate: fareFields.departureDate.meta({ description: 'The departure date, YYYY-MM-DD.', example: '2016-04-20' }),
+  })
+  .superRefine((query, ctx) => {
+    if (query.origin === query.destination) {
+      ctx.addIssue({ code: 'custom', path: ['destination'], message: 'destination must differ from origin' });
+    }
+  });
+
+const getForecast = createRoute({
+  method: 'get',
+  path: '/v1/forecast',
+  tags: ['Forecasts'],
+  summary: 'The forecast of one route and departure date: buy or wait',
+  description:
+    'The latest forecast of the series, as of its latest processed fare event, with its price history. 404 while no fare event of the series was received; 503 while no model is loaded.',
+  request: { query: ForecastQuery },
+  responses: {
+    200: { description: 'The forecast.', content: { 'application/json': { schema: ForecastSchema } } },
+    ...errorResponses(400, 401, 403, 404, 429, 503),
+  },
+});
+
+/** The history as JSON text, only points up to asOf, without building an intermediate array. */
+function historyJson(points: readonly { t: number; p: number }[], asOfMs: number): string {
+  let out = '[';
+  for (const { t, p } of points) {
+    if (t > asOfMs) break;
+    if (out.length > 1) out += ',';
+    out += `{"observedAt":"${new Date(t).toISOString()}","price":${p}}`;
+  }
+  return `${out}]`;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=UTF-8' } as const;
+
+/**
+ * Serves JSON text built without JSON.stringify of the whole object (the stored
+ * forecast plus its history), typed as the response it is by construction.
+ */
+function prebuiltJson<T>(c: Context, text: string): Response & TypedResponse<T, 200, 'json'> {
+  return c.body(text, 200, JSON_HEADERS) as unknown as Response & TypedResponse<T, 200, 'json'>;
+}
+
+type ForecastBody = z.infer<typeof ForecastSchema>;
+
+export function registerForecast(app: App, deps: AppDeps): void {
+  const { forecasts, series, routes, model: models } = deps.functionDeps;
+  app.use('/v1/forecast', requireScope('read', deps.auth));
+  app.openapi(getForecast, (c) => {
+    const query = c.req.valid('query');
+    const key = seriesKeyOf(query);
+    const stored = forecasts.read(key);
+    if (stored) {
+      // The stored JSON is served as is; only the history is added.
+      const body = `${stored.json.slice(0, -1)},"history":${historyJson(stored.points, stored.asOfMs)}}`;
+      return prebuiltJson<ForecastBody>(c, body);
+    }
+    const state = series.load([key]).get(key);
+    if (!state || state.points.length === 0) {
+      throw new AppError('not_found', `no fare event for ${routeKeyOf(query)} departing ${query.departureDate} yet`);
+    }
+    // One model reference for the whole request, so a swap cannot mix two models.
+    const model = models.current();
+    if (!model) throw new AppError('unavailable', 'no model is loaded; forecasts start once one is trained and promoted');
+    // Events arrived before any model was serving: forecast the latest observation now (nothing is stored).
+    const stats = routes.load([routeStatsKeyOf(state)]).get(routeStatsKeyOf(state));
+    const row = latestFeatureRow(state, stats);
+    const [prediction] = model.predict([row.vector]);
+    const forecast = assembleForecast({ row, prediction, model, routeStats: stats });
+    const last = state.points[state.points.length - 1].t;
+    const body = `${JSON.stringify(forecast).slice(0, -1)},"history":${historyJson(state.points, last)}}`;
+    return prebuiltJson<ForecastBody>(c, body);
+  });
+}
