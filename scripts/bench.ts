@@ -15,7 +15,7 @@ import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, t
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
 import { closedLoad } from './bench/load.js';
 import { formatFrames, summarizeProfiles, type Frame } from './bench/profile.js';
-import { freePort, installCleanup, rssMb, sleep, spawnNode, waitForHttp } from './bench/processes.js';
+import { cpuSeconds, freePort, installCleanup, rssMb, sleep, spawnNode, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
   formatTable,
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     order: { type: 'string', default: 'file' },
     data: { type: 'string', default: SHARED_FARES },
     keep: { type: 'boolean', default: false },
+    only: { type: 'string' },
   },
   allowPositionals: false,
 });
@@ -107,12 +108,12 @@ function sampleRss(pid: number) {
   };
 }
 
-async function baselineServer(name: string, script: string, env: Record<string, string>, run: (url: string) => Promise<LoadFigures>): Promise<LoadFigures> {
+async function baselineServer(name: string, script: string, env: Record<string, string>, run: (url: string, pid: number) => Promise<LoadFigures>): Promise<LoadFigures> {
   const port = await freePort();
   const child = spawnNode({ name, args: ['--import', 'tsx', script], env: { PORT: String(port), ...env }, logFile: join(logDir, `${name}.log`) });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, child, { timeoutMs: 30_000 });
-    return await run(`http://127.0.0.1:${port}`);
+    return await run(`http://127.0.0.1:${port}`, child.pid);
   } finally {
     await child.stop();
   }
@@ -131,12 +132,14 @@ function sqliteInsertBaseline(fares: readonly BenchFare[]): NonNullable<Baseline
     'INSERT INTO observations (origin, destination, departure_date, observed_at, price, currency) VALUES (?, ?, ?, ?, ?, ?)',
   );
   const startedAt = performance.now();
+  const cpuBefore = process.cpuUsage();
   db.transaction(() => {
     for (const f of fares) insert.run(f.origin, f.destination, f.departureDate, f.observedAt, f.price, f.currency);
   })();
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = (performance.now() - startedAt) / 1000;
   db.close();
-  return { rows: fares.length, seconds, rowsPerSec: fares.length / seconds };
+  return { rows: fares.length, seconds, rowsPerSec: fares.length / seconds, cpuUsPerRow: (cpu.user + cpu.system) / fares.length };
 }
 
 /** Waits until every function's lag is 0. Resolves with performance.now() at that poll, or undefined on timeout. */
@@ -156,6 +159,7 @@ async function bulkImport(service: ServiceChild, fares: readonly BenchFare[]) {
   let nextBody = 0;
   let accepted = 0;
   let duplicates = 0;
+  const cpuBefore = cpuSeconds(service.pid);
   const startedAt = performance.now();
   const worker = async () => {
     while (nextBody < bodies.length) {
@@ -169,8 +173,10 @@ async function bulkImport(service: ServiceChild, fares: readonly BenchFare[]) {
   await Promise.all(Array.from({ length: settings.bulkConcurrency }, worker));
   const postedAt = performance.now();
   const drainedAt = await untilDrained(service.url, settings.bulkTimeoutMs - (postedAt - startedAt));
+  const cpuAfter = cpuSeconds(service.pid);
   const functions = await functionLags(service.url);
   return {
+    cpuUsPerRow: drainedAt !== undefined && cpuBefore !== null && cpuAfter !== null ? ((cpuAfter - cpuBefore) * 1e6) / fares.length : null,
     rows: fares.length,
     accepted,
     duplicates,
@@ -265,6 +271,295 @@ async function retrain(service: ServiceChild, modelsDir: string, readPaths: () =
   };
 }
 
+/** The targets this run measures: all, or those named by --only. */
+const wanted = new Set(
+  args.only ? args.only.split(',').map((n) => Number(n.trim())).filter((n) => n >= 1 && n <= 7) : [1, 2, 3, 4, 5, 6, 7],
+);
+const want = (...ids: number[]) => ids.some((id) => wanted.has(id));
+
+/** Target 1: single-event ingest on a fresh database of its own. */
+async function singleEventIngest(modelsDir: string, baseline: LoadFigures | undefined, profileDir?: string): Promise<TargetResult> {
+  log('target 1: single-event ingest');
+  const ingestService = await startService({
+    name: 'service-ingest',
+    dbPath: join(workDir, 'ingest.db'),
+    modelsDir,
+    logFile: join(logDir, 'service-ingest.log'),
+    cpuProfileDir: profileDir,
+  });
+  let ingest: LoadFigures;
+  let cpuMsPerEvent: number | null = null;
+  try {
+    const events = uniqueEventSource();
+    const load = { url: `${ingestService.url}/v1/events`, method: 'POST' as const, nextBody: events, connections: settings.connections, serverPid: ingestService.pid };
+    await closedLoad({ ...load, durationSec: settings.warmupSec });
+    await untilDrained(ingestService.url, 60_000);
+    const cpuBefore = cpuSeconds(ingestService.pid);
+    ingest = await closedLoad({ ...load, durationSec: settings.loadSec });
+    // The functions these events trigger run in the same process: their CPU is part of the cost.
+    const drained = await untilDrained(ingestService.url, 60_000);
+    const cpuAfter = cpuSeconds(ingestService.pid);
+    if (drained !== undefined && cpuBefore !== null && cpuAfter !== null) cpuMsPerEvent = ((cpuAfter - cpuBefore) * 1000) / ingest.requests;
+  } finally {
+    await ingestService.stop(30_000);
+  }
+  const ingestRatio = ratio(ingest.requestsPerSec, baseline?.requestsPerSec);
+  return target(
+    1,
+    'Single-event ingest, 50 connections',
+    [
+      { label: 'req/s', actual: ingest.requestsPerSec, limit: scaled(0.8, baseline?.requestsPerSec), op: '>=', unit: 'req/s', basis: `0.8 × baseline (b); ratio ${ingestRatio?.toFixed(2)}` },
+      { label: 'p99', actual: ingest.p99Ms, limit: 15, op: '<=', unit: 'ms' },
+    ],
+    {
+      ratio: ingestRatio,
+      p50Ms: ingest.p50Ms,
+      non2xx: ingest.non2xx,
+      errors: ingest.errors,
+      cpuMsPerRequest: ingest.cpuMsPerRequest ?? null,
+      cpuMsPerEventWithFunctions: cpuMsPerEvent,
+      cpuRatio: ratio(baseline?.cpuMsPerRequest, cpuMsPerEvent),
+    },
+  );
+}
+
+/** Cursors for target 4: known series that depart well after the data ends, continued from then. */
+function latencyCursors(data: FareData): SeriesCursor[] {
+  const lastData = Math.max(...data.series.map((s) => s.lastObservedMs));
+  const startMs = lastData + 3_600_000;
+  const open = data.series.filter((s) => Date.parse(`${s.departureDate}T00:00:00Z`) > startMs + 2 * 86_400_000);
+  const known = new Map(data.fares.map((f) => [`${f.origin}-${f.destination}-${f.departureDate}`, f]));
+  return open.map((s) => {
+    const fare = known.get(`${s.origin}-${s.destination}-${s.departureDate}`)!;
+    return { ...s, currency: fare.currency, lastPrice: fare.price, nextMs: startMs };
+  });
+}
+
+interface ServicePhases {
+  targets: TargetResult[];
+  backend: string | null;
+  functionIds: string[];
+}
+
+/** Targets 2–7 share one service on one database: the bulk import first, then serving. */
+async function servicePhases(data: FareData, bulkFares: readonly BenchFare[], modelsDir: string, baselines: Baselines, profileDir: (name: string) => string | undefined): Promise<ServicePhases> {
+  const targets: TargetResult[] = [];
+  log(`target 2: bulk import of ${bulkFares.length.toLocaleString('en')} rows`);
+  const service = await startService({
+    name: 'service',
+    dbPath: join(workDir, 'service.db'),
+    modelsDir,
+    logFile: join(logDir, 'service.log'),
+    cpuProfileDir: profileDir('2-6-service'),
+  });
+  let restarted: ServiceChild | undefined;
+  let backend: string | null = null;
+  let functionIds: string[] = [];
+  try {
+    functionIds = (await functionLags(service.url)).map((f) => f.id);
+    notes.push(`functions: ${functionIds.join(', ')}`);
+    const bulk = await bulkImport(service, bulkFares);
+    const bulkRowsPerSec = bulk.seconds === null ? null : bulk.rows / bulk.seconds;
+    const bulkRatio = ratio(bulkRowsPerSec, baselines.sqliteInsert?.rowsPerSec);
+    if (want(2)) {
+      targets.push(
+        target(
+          2,
+          `Bulk ingest end to end (${functionIds.join(' + ')}), batches of ${settings.bulkBatch}`,
+          [{ label: 'rows/s', actual: bulkRowsPerSec, limit: scaled(0.25, baselines.sqliteInsert?.rowsPerSec), op: '>=', unit: 'rows/s', basis: `0.25 × baseline (c); ratio ${bulkRatio?.toFixed(3)}` }],
+          {
+            ratio: bulkRatio,
+            rows: bulk.rows,
+            accepted: bulk.accepted,
+            duplicates: bulk.duplicates,
+            postSeconds: bulk.postSeconds,
+            seconds: bulk.seconds,
+            cpuUsPerRow: bulk.cpuUsPerRow,
+            cpuRatio: ratio(baselines.sqliteInsert?.cpuUsPerRow, bulk.cpuUsPerRow),
+            failures: bulk.functions.reduce((s, f) => s + f.failures, 0),
+            deadLetters: bulk.functions.reduce((s, f) => s + f.deadLetters, 0),
+          },
+          bulk.seconds === null ? `lag not 0 within ${settings.bulkTimeoutMs / 1000} s` : undefined,
+        ),
+      );
+    }
+    const rssAfterImport = rssMb(service.pid);
+    backend = await reportedBackend(service);
+
+    const probe = await probeForecasts(service.url, data.series);
+    const noForecast = probe.ok === 0 ? `GET /v1/forecast answered ${JSON.stringify(probe.statuses)} for 20 known series` : undefined;
+    const randomPath = () => forecastPath(data.series[Math.floor(Math.random() * data.series.length)]);
+
+    // Target 3 (and 6): forecast reads after the import.
+    let rssServing: number | null = null;
+    if (want(3, 6)) {
+      log('target 3: forecast reads');
+      if (noForecast) {
+        targets.push(target(3, 'Forecast reads, 50 connections', [], {}, `not measured: ${noForecast}`));
+      } else {
+        const rss = sampleRss(service.pid);
+        const reads = await closedLoad({
+          url: service.url + randomPath(),
+          nextPath: randomPath,
+          serverPid: service.pid,
+          connections: settings.connections,
+          durationSec: settings.loadSec,
+          warmupSec: settings.warmupSec,
+        });
+        rssServing = rss.stop();
+        const readRatio = ratio(reads.requestsPerSec, baselines.helloGet?.requestsPerSec);
+        targets.push(
+          target(
+            3,
+            'Forecast reads, 50 connections',
+            [
+              { label: 'req/s', actual: reads.requestsPerSec, limit: scaled(0.5, baselines.helloGet?.requestsPerSec), op: '>=', unit: 'req/s', basis: `0.5 × baseline (a); ratio ${readRatio?.toFixed(2)}` },
+              { label: 'p99', actual: reads.p99Ms, limit: 5, op: '<=', unit: 'ms' },
+            ],
+            {
+              ratio: readRatio,
+              p50Ms: reads.p50Ms,
+              non2xx: reads.non2xx,
+              errors: reads.errors,
+              probedOk: `${probe.ok}/20`,
+              cpuMsPerRequest: reads.cpuMsPerRequest ?? null,
+              cpuRatio: ratio(baselines.helloGet?.cpuMsPerRequest, reads.cpuMsPerRequest),
+            },
+          ),
+        );
+      }
+    }
+
+    // Target 5: retrain while forecast reads go on at a fixed rate; the idle figure first, at the same rate.
+    let retrainPeak: number | null = null;
+    if (want(5)) {
+      log('target 5: retrain');
+      if (noForecast) notes.push('target 5 ran without forecast reads: there is no forecast to read');
+      const idle = noForecast
+        ? undefined
+        : await closedLoad({
+            url: service.url + randomPath(),
+            nextPath: randomPath,
+            connections: settings.fixedRateReads.connections,
+            overallRate: settings.fixedRateReads.rate,
+            durationSec: settings.idleReadSec,
+          });
+      const retrained = await retrain(service, modelsDir, noForecast ? () => '/healthz' : randomPath);
+      if ('reason' in retrained) {
+        targets.push(target(5, 'Full retrain on the imported data', [], {}, `not measured: ${retrained.reason}`));
+      } else {
+        retrainPeak = retrained.rssPeakMb;
+        const readLimit = idle?.p99Ms == null ? null : 2 * idle.p99Ms;
+        targets.push(
+          target(
+            5,
+            'Full retrain on the imported data',
+            [
+              { label: 'seconds', actual: retrained.seconds, limit: 60, op: '<=', unit: 's' },
+              ...(idle
+                ? [{ label: 'read p99 during', actual: retrained.during.p99Ms, limit: readLimit, op: '<=' as const, unit: 'ms', basis: `2 × idle p99 ${idle.p99Ms?.toFixed(2)} ms at ${settings.fixedRateReads.rate} req/s` }]
+                : []),
+            ],
+            {
+              trigger: retrained.how,
+              version: retrained.record?.version ?? null,
+              status: retrained.record?.status ?? null,
+              idleP99Ms: idle?.p99Ms ?? null,
+              readsDuring: retrained.during.requests,
+              readsNon2xx: retrained.during.non2xx,
+              rssPeakMb: retrained.rssPeakMb,
+              exitCode: retrained.exitCode ?? null,
+            },
+            retrained.seconds === null ? `no new model record within ${settings.retrainTimeoutMs / 1000} s` : undefined,
+          ),
+        );
+      }
+    }
+
+    // Target 4: event-to-forecast latency at a steady rate.
+    let latencyPeak: number | null = null;
+    if (want(4)) {
+      log('target 4: event-to-forecast latency');
+      if (noForecast) {
+        targets.push(target(4, 'Event-to-forecast latency at 2,000 events/s', [], {}, `not measured: ${noForecast}`));
+      } else {
+        const cursors = latencyCursors(data);
+        const rss = sampleRss(service.pid);
+        const latency = await eventToForecastLatency({ baseUrl: service.url, series: cursors, ...settings.latency });
+        latencyPeak = rss.stop();
+        targets.push(
+          target(
+            4,
+            'Event-to-forecast latency at 2,000 events/s',
+            [
+              { label: 'p99', actual: latency.p99Ms, limit: 50, op: '<=', unit: 'ms' },
+              { label: 'events/s', actual: latency.achievedEventsPerSec, limit: 0.95 * settings.latency.eventsPerSec, op: '>=', unit: 'ev/s', basis: 'the rate held' },
+            ],
+            {
+              p50Ms: latency.p50Ms,
+              maxMs: latency.maxMs,
+              samples: latency.samples,
+              timeouts: latency.timeouts,
+              postP99Ms: latency.postP99Ms,
+              rejected: latency.rejected,
+              series: cursors.length,
+              eventsPerRequest: settings.latency.eventsPerRequest,
+            },
+          ),
+        );
+      }
+    }
+
+    // Target 6: memory while serving after the import.
+    if (want(6)) {
+      const servingPeak = Math.max(rssServing ?? 0, latencyPeak ?? 0) || null;
+      targets.push(
+        target(
+          6,
+          'Resident memory after the full import, while serving',
+          [{ label: 'RSS peak', actual: servingPeak ?? rssAfterImport, limit: 400, op: '<=', unit: 'MB' }],
+          { afterImportMb: rssAfterImport, readsPeakMb: rssServing, latencyPeakMb: latencyPeak, retrainPeakMb: retrainPeak, rows: bulkFares.length },
+        ),
+      );
+    }
+
+    // Target 7: restart on the filled database; time from spawn to the first forecast served.
+    if (want(7)) {
+      log('target 7: start');
+      await service.stop(30_000);
+      const port = await freePort();
+      restarted = spawnService(
+        { name: 'service-restart', dbPath: service.dbPath, modelsDir, logFile: join(logDir, 'service-restart.log'), cpuProfileDir: profileDir('7-start') },
+        port,
+      );
+      const firstAt = await waitForHttp(`${restarted.url}${noForecast ? '/healthz' : forecastPath(data.series[0])}`, restarted, {
+        timeoutMs: settings.startTimeoutMs,
+        intervalMs: 5,
+        accept: (s) => s === 200,
+      }).catch(() => undefined);
+      const startMs = firstAt === undefined ? null : firstAt - restarted.spawnedAt;
+      backend ??= await reportedBackend(restarted);
+      targets.push(
+        target(
+          7,
+          'Start on a filled database to the first forecast (model load included)',
+          [{ label: 'ms', actual: startMs, limit: 3000, op: '<=', unit: 'ms' }],
+          { command: 'node --import tsx src/index.ts' },
+          noForecast
+            ? `not measured: no forecast to serve; to the first /healthz ${startMs?.toFixed(0)} ms`
+            : startMs === null
+              ? `no forecast within ${settings.startTimeoutMs / 1000} s`
+              : undefined,
+        ),
+      );
+    }
+  } finally {
+    await service.stop(30_000);
+    await restarted?.stop(30_000);
+  }
+  return { targets, backend, functionIds };
+}
+
 async function main(): Promise<void> {
   const startedAt = Date.now();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
@@ -277,33 +572,30 @@ async function main(): Promise<void> {
   const bulkFares = args.order === 'time' ? inTimeOrder(data.fares) : data.fares;
   notes.push(`bulk data: ${data.fares.length.toLocaleString('en')} observations of ${data.series.length.toLocaleString('en')} series, ${args.order} order`);
 
-  // Baseline (a): hello-world GET.
-  log('baseline (a): hono hello GET');
-  baselines.helloGet = await baselineServer('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url) =>
-    closedLoad({ url: `${url}/hello`, connections: settings.connections, durationSec: settings.loadSec, warmupSec: settings.warmupSec }),
-  );
-
-  // Baseline (b): validate one event and insert it.
-  log('baseline (b): hono + zod + better-sqlite3 POST');
-  const baselineEvents = uniqueEventSource();
-  baselines.minimalIngest = await baselineServer(
-    'baseline-ingest',
-    'scripts/bench/ingest-server.ts',
-    { DB_PATH: join(workDir, 'baseline-b.db') },
-    (url) =>
+  if (want(3)) {
+    log('baseline (a): hono hello GET');
+    baselines.helloGet = await baselineServer('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url, serverPid) =>
+      closedLoad({ url: `${url}/hello`, connections: settings.connections, durationSec: settings.loadSec, warmupSec: settings.warmupSec, serverPid }),
+    );
+  }
+  if (want(1)) {
+    log('baseline (b): hono + zod + better-sqlite3 POST');
+    baselines.minimalIngest = await baselineServer('baseline-ingest', 'scripts/bench/ingest-server.ts', { DB_PATH: join(workDir, 'baseline-b.db') }, (url, serverPid) =>
       closedLoad({
+        serverPid,
         url: `${url}/events`,
         method: 'POST',
-        nextBody: baselineEvents,
+        nextBody: uniqueEventSource(),
         connections: settings.connections,
         durationSec: settings.loadSec,
         warmupSec: settings.warmupSec,
       }),
-  );
-
-  // Baseline (c): raw inserts of the bulk rows.
-  log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
-  baselines.sqliteInsert = sqliteInsertBaseline(bulkFares);
+    );
+  }
+  if (want(2)) {
+    log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
+    baselines.sqliteInsert = sqliteInsertBaseline(bulkFares);
+  }
 
   // The shipped model, copied so a retrain never touches the repository's models/.
   const modelsDir = join(workDir, 'models');
@@ -316,244 +608,12 @@ async function main(): Promise<void> {
   const profileDir = (name: string) => (args.profile ? join(profileRoot, name) : undefined);
   if (args.profile) rmSync(profileRoot, { recursive: true, force: true });
 
-  // Target 1: single-event ingest on a fresh database of its own.
-  log('target 1: single-event ingest');
-  const ingestService = await startService({
-    name: 'service-ingest',
-    dbPath: join(workDir, 'ingest.db'),
-    modelsDir,
-    logFile: join(logDir, 'service-ingest.log'),
-    cpuProfileDir: profileDir('1-ingest'),
-  });
-  let ingest: LoadFigures;
-  try {
-    ingest = await closedLoad({
-      url: `${ingestService.url}/v1/events`,
-      method: 'POST',
-      nextBody: uniqueEventSource(),
-      connections: settings.connections,
-      durationSec: settings.loadSec,
-      warmupSec: settings.warmupSec,
-    });
-  } finally {
-    await ingestService.stop(30_000);
-  }
-  const ingestRatio = ratio(ingest.requestsPerSec, baselines.minimalIngest.requestsPerSec);
-  targets.push(
-    target(
-      1,
-      'Single-event ingest, 50 connections',
-      [
-        { label: 'req/s', actual: ingest.requestsPerSec, limit: scaled(0.8, baselines.minimalIngest.requestsPerSec), op: '>=', unit: 'req/s', basis: `0.8 × baseline (b); ratio ${ingestRatio?.toFixed(2)}` },
-        { label: 'p99', actual: ingest.p99Ms, limit: 15, op: '<=', unit: 'ms' },
-      ],
-      { ratio: ingestRatio, p50Ms: ingest.p50Ms, non2xx: ingest.non2xx, errors: ingest.errors },
-    ),
-  );
-
-  // Targets 2–7 share one service on one database: bulk import first, then serving.
-  log('target 2: bulk import');
-  const service = await startService({
-    name: 'service',
-    dbPath: join(workDir, 'service.db'),
-    modelsDir,
-    logFile: join(logDir, 'service.log'),
-    cpuProfileDir: profileDir('2-7-service'),
-  });
-  let restarted: ServiceChild | undefined;
-  let backend: string | null = null;
-  let functionIds: string[] = [];
-  try {
-    functionIds = (await functionLags(service.url)).map((f) => f.id);
-    notes.push(`functions: ${functionIds.join(', ')}`);
-    const bulk = await bulkImport(service, bulkFares);
-    const bulkRowsPerSec = bulk.seconds === null ? null : bulk.rows / bulk.seconds;
-    const bulkRatio = ratio(bulkRowsPerSec, baselines.sqliteInsert.rowsPerSec);
-    targets.push(
-      target(
-        2,
-        `Bulk ingest end to end (${functionIds.join(' + ')}), batches of ${settings.bulkBatch}`,
-        [{ label: 'rows/s', actual: bulkRowsPerSec, limit: scaled(0.25, baselines.sqliteInsert.rowsPerSec), op: '>=', unit: 'rows/s', basis: `0.25 × baseline (c); ratio ${bulkRatio?.toFixed(3)}` }],
-        {
-          ratio: bulkRatio,
-          rows: bulk.rows,
-          accepted: bulk.accepted,
-          duplicates: bulk.duplicates,
-          postSeconds: bulk.postSeconds,
-          seconds: bulk.seconds,
-          failures: bulk.functions.reduce((s, f) => s + f.failures, 0),
-          deadLetters: bulk.functions.reduce((s, f) => s + f.deadLetters, 0),
-        },
-        bulk.seconds === null ? `lag not 0 within ${settings.bulkTimeoutMs / 1000} s` : undefined,
-      ),
-    );
-    const rssAfterImport = rssMb(service.pid);
-    backend = await reportedBackend(service);
-
-    // Target 3 (and 6): forecast reads after the import.
-    log('target 3: forecast reads');
-    const probe = await probeForecasts(service.url, data.series);
-    const servedSeries = data.series;
-    const randomPath = () => forecastPath(servedSeries[Math.floor(Math.random() * servedSeries.length)]);
-    let reads: LoadFigures | undefined;
-    let rssServing: number | null = null;
-    if (probe.ok === 0) {
-      targets.push(target(3, 'Forecast reads, 50 connections', [], { statuses: JSON.stringify(probe.statuses) }, `not measured: GET /v1/forecast answered ${JSON.stringify(probe.statuses)} for known series`));
-    } else {
-      const rss = sampleRss(service.pid);
-      reads = await closedLoad({
-        url: service.url + randomPath(),
-        nextPath: randomPath,
-        connections: settings.connections,
-        durationSec: settings.loadSec,
-        warmupSec: settings.warmupSec,
-      });
-      rssServing = rss.stop();
-      const readRatio = ratio(reads.requestsPerSec, baselines.helloGet.requestsPerSec);
-      targets.push(
-        target(
-          3,
-          'Forecast reads, 50 connections',
-          [
-            { label: 'req/s', actual: reads.requestsPerSec, limit: scaled(0.5, baselines.helloGet.requestsPerSec), op: '>=', unit: 'req/s', basis: `0.5 × baseline (a); ratio ${readRatio?.toFixed(2)}` },
-            { label: 'p99', actual: reads.p99Ms, limit: 5, op: '<=', unit: 'ms' },
-          ],
-          { ratio: readRatio, p50Ms: reads.p50Ms, non2xx: reads.non2xx, errors: reads.errors, probedOk: `${probe.ok}/20` },
-        ),
-      );
-    }
-
-    // Target 5: retrain while forecast reads go on at a fixed rate; idle figure first, same rate.
-    log('target 5: retrain');
-    if (probe.ok === 0) {
-      notes.push('target 5 ran without forecast reads: there is no forecast to read');
-    }
-    const idle =
-      probe.ok > 0
-        ? await closedLoad({
-            url: service.url + randomPath(),
-            nextPath: randomPath,
-            connections: settings.fixedRateReads.connections,
-            overallRate: settings.fixedRateReads.rate,
-            durationSec: settings.idleReadSec,
-          })
-        : undefined;
-    const retrained = await retrain(service, modelsDir, probe.ok > 0 ? randomPath : () => '/healthz');
-    if ('reason' in retrained) {
-      targets.push(target(5, 'Full retrain on the imported data', [], {}, `not measured: ${retrained.reason}`));
-    } else {
-      const readLimit = idle?.p99Ms == null ? null : 2 * idle.p99Ms;
-      targets.push(
-        target(
-          5,
-          'Full retrain on the imported data',
-          [
-            { label: 'seconds', actual: retrained.seconds, limit: 60, op: '<=', unit: 's' },
-            ...(probe.ok > 0
-              ? [{ label: 'read p99 during', actual: retrained.during.p99Ms, limit: readLimit, op: '<=' as const, unit: 'ms', basis: `2 × idle p99 ${idle?.p99Ms?.toFixed(2)} ms at ${settings.fixedRateReads.rate} req/s` }]
-              : []),
-          ],
-          {
-            trigger: retrained.how,
-            version: retrained.record?.version ?? null,
-            status: retrained.record?.status ?? null,
-            idleP99Ms: idle?.p99Ms ?? null,
-            readsDuring: retrained.during.requests,
-            readsNon2xx: retrained.during.non2xx,
-            rssPeakMb: retrained.rssPeakMb,
-            exitCode: retrained.exitCode ?? null,
-          },
-          retrained.seconds === null ? `no new model record within ${settings.retrainTimeoutMs / 1000} s` : undefined,
-        ),
-      );
-    }
-
-    // Target 4: event-to-forecast latency at a steady rate, on known series that depart after the data ends.
-    log('target 4: event-to-forecast latency');
-    let latencyMemory: number | null = null;
-    if (probe.ok === 0) {
-      targets.push(target(4, 'Event-to-forecast latency at 2,000 events/s', [], {}, 'not measured: no forecast to watch'));
-    } else {
-      const lastData = Math.max(...data.series.map((s) => s.lastObservedMs));
-      const startMs = lastData + 3_600_000;
-      const open = data.series.filter((s) => Date.parse(`${s.departureDate}T00:00:00Z`) > startMs + 2 * 86_400_000);
-      const currencyOf = new Map(data.fares.map((f) => [`${f.origin}-${f.destination}-${f.departureDate}`, { currency: f.currency, price: f.price }]));
-      const cursors: SeriesCursor[] = open.map((s) => {
-        const known = currencyOf.get(`${s.origin}-${s.destination}-${s.departureDate}`)!;
-        return { ...s, currency: known.currency, lastPrice: known.price, nextMs: startMs };
-      });
-      const rss = sampleRss(service.pid);
-      const latency = await eventToForecastLatency({ baseUrl: service.url, series: cursors, ...settings.latency });
-      latencyMemory = rss.stop();
-      targets.push(
-        target(
-          4,
-          'Event-to-forecast latency at 2,000 events/s',
-          [
-            { label: 'p99', actual: latency.p99Ms, limit: 50, op: '<=', unit: 'ms' },
-            { label: 'events/s', actual: latency.achievedEventsPerSec, limit: 0.95 * settings.latency.eventsPerSec, op: '>=', unit: 'ev/s', basis: 'the rate held' },
-          ],
-          {
-            p50Ms: latency.p50Ms,
-            maxMs: latency.maxMs,
-            samples: latency.samples,
-            timeouts: latency.timeouts,
-            postP99Ms: latency.postP99Ms,
-            rejected: latency.rejected,
-            series: cursors.length,
-            eventsPerRequest: settings.latency.eventsPerRequest,
-          },
-        ),
-      );
-    }
-
-    // Target 6: memory while serving after the import.
-    const servingPeak = Math.max(rssServing ?? 0, latencyMemory ?? 0) || null;
-    targets.push(
-      target(
-        6,
-        'Resident memory after the full import, while serving',
-        [{ label: 'RSS peak', actual: servingPeak ?? rssAfterImport, limit: 400, op: '<=', unit: 'MB' }],
-        {
-          afterImportMb: rssAfterImport,
-          readsPeakMb: rssServing,
-          latencyPeakMb: latencyMemory,
-          retrainPeakMb: 'reason' in retrained ? null : retrained.rssPeakMb,
-          rows: bulkFares.length,
-        },
-      ),
-    );
-
-    // Target 7: restart on the filled database; time from spawn to the first forecast served.
-    log('target 7: start');
-    await service.stop(30_000);
-    const port = await freePort();
-    const probePath = forecastPath(data.series[0]);
-    restarted = spawnService(
-      { name: 'service-restart', dbPath: service.dbPath, modelsDir, logFile: join(logDir, 'service-restart.log'), cpuProfileDir: profileDir('7-start') },
-      port,
-    );
-    const firstAt = await waitForHttp(`${restarted.url}${probe.ok > 0 ? probePath : '/healthz'}`, restarted, {
-      timeoutMs: settings.startTimeoutMs,
-      intervalMs: 5,
-      accept: (s) => s === 200,
-    }).catch(() => undefined);
-    const startMs = firstAt === undefined ? null : firstAt - restarted.spawnedAt;
-    backend ??= await reportedBackend(restarted);
-    targets.push(
-      target(
-        7,
-        'Start on a filled database to the first forecast (model load included)',
-        [{ label: 'ms', actual: startMs, limit: 3000, op: '<=', unit: 'ms' }],
-        { command: 'node --import tsx src/index.ts' },
-        probe.ok === 0 ? `not measured: no forecast to serve (to /healthz: ${startMs?.toFixed(0)} ms)` : startMs === null ? `no forecast within ${settings.startTimeoutMs / 1000} s` : undefined,
-      ),
-    );
-  } finally {
-    await service.stop(30_000);
-    await restarted?.stop(30_000);
-  }
+  if (want(1)) targets.push(await singleEventIngest(modelsDir, baselines.minimalIngest, profileDir('1-ingest')));
+  let phases: ServicePhases = { targets: [], backend: null, functionIds: [] };
+  if (want(2, 3, 4, 5, 6, 7)) phases = await servicePhases(data, bulkFares, modelsDir, baselines, profileDir);
+  targets.push(...phases.targets);
   targets.sort((a, b) => a.id - b.id);
+  const { backend, functionIds } = phases;
 
   const report: BenchReport = {
     format: 1,
@@ -581,7 +641,7 @@ async function main(): Promise<void> {
 
   if (args.profile) {
     const profiles: Record<string, { file: string; frames: Frame[] }[]> = {};
-    for (const name of ['1-ingest', '2-7-service', '7-start']) {
+    for (const name of ['1-ingest', '2-6-service', '7-start']) {
       profiles[name] = summarizeProfiles(join(profileRoot, name));
       for (const p of profiles[name]) {
         process.stdout.write(`\nprofile ${name}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);

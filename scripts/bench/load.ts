@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { Agent, request } from 'node:http';
+import { cpuSeconds } from './processes.js';
 import { percentile, type LoadFigures } from './report.js';
 
 /**
@@ -20,6 +21,8 @@ export interface ClosedLoadOptions {
   /** Requests per second over all connections; closed loop at full speed when absent. */
   overallRate?: number;
   warmupSec?: number;
+  /** The server's pid, to report its CPU time per request. */
+  serverPid?: number;
   /** Stops the load early when it resolves. */
   until?: Promise<unknown>;
 }
@@ -28,6 +31,7 @@ async function cannon(options: ClosedLoadOptions, durationSec: number): Promise<
   const latencies: number[] = [];
   let non2xx = 0;
   const url = new URL(options.url);
+  const cpuBefore = options.serverPid ? cpuSeconds(options.serverPid) : null;
   const instance = autocannon({
     url: url.origin,
     connections: options.connections,
@@ -58,6 +62,7 @@ async function cannon(options: ClosedLoadOptions, durationSec: number): Promise<
   });
   const result = await instance;
   done = true;
+  const cpuAfter = options.serverPid ? cpuSeconds(options.serverPid) : null;
   const seconds = (result.finish.getTime() - result.start.getTime()) / 1000 || durationSec;
   return {
     requestsPerSec: latencies.length / seconds,
@@ -67,6 +72,7 @@ async function cannon(options: ClosedLoadOptions, durationSec: number): Promise<
     non2xx,
     errors: result.errors + result.timeouts,
     durationSec: seconds,
+    cpuMsPerRequest: cpuBefore !== null && cpuAfter !== null && latencies.length > 0 ? ((cpuAfter - cpuBefore) * 1000) / latencies.length : null,
   };
 }
 

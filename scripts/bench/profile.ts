@@ -23,21 +23,26 @@ export function shortLocation(url: string, line: number): string {
   const path = url.replace(/^file:\/\//, '');
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(.*)$/.exec(path);
   if (pkg) return `${pkg[1]}/${pkg[2].split('/').pop()}:${line + 1}`;
+  // tsx compiles TypeScript on load, so line numbers of repository files are the compiled ones: name the file only.
   const repo = /\/(src|scripts)\/(.*)$/.exec(path);
-  if (repo) return `${repo[1]}/${repo[2]}:${line + 1}`;
+  if (repo) return `${repo[1]}/${repo[2]}`;
   return `${path.split('/').slice(-2).join('/')}:${line + 1}`;
 }
 
-/** Frames by self time, highest first. Time deltas are in microseconds. */
+/** Frames the summary leaves out: time the thread was waiting, not working. */
+const IDLE_FRAMES = new Set(['(idle)']);
+
+/** Frames by self time, highest first; shares are of busy (non-idle) time. Time deltas are in microseconds. */
 export function topFrames(profile: CpuProfile, limit = 15): Frame[] {
   const selfUs = new Map<number, number>();
   profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
   const byFrame = new Map<string, Frame>();
   let total = 0;
   for (const node of profile.nodes) {
+    const name = node.callFrame.functionName || '(anonymous)';
+    if (IDLE_FRAMES.has(name)) continue;
     const us = selfUs.get(node.id) ?? 0;
     total += us;
-    const name = node.callFrame.functionName || '(anonymous)';
     const location = shortLocation(node.callFrame.url, node.callFrame.lineNumber);
     const key = `${name}@${location}`;
     const frame = byFrame.get(key) ?? { name, location, selfMs: 0, share: 0 };
@@ -49,11 +54,15 @@ export function topFrames(profile: CpuProfile, limit = 15): Frame[] {
   return frames;
 }
 
-/** Summaries of every .cpuprofile in a folder. */
+/**
+ * Summaries of the main-thread .cpuprofile files in a folder. Node names them
+ * CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile; thread 0 is the main thread
+ * (tsx's module loader runs in another).
+ */
 export function summarizeProfiles(dir: string, limit = 15): { file: string; frames: Frame[] }[] {
   let files: string[];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+    files = readdirSync(dir).filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
   } catch {
     return [];
   }

@@ -14,6 +14,8 @@ export interface LoadFigures {
   non2xx: number;
   errors: number;
   durationSec: number;
+  /** CPU time the server process used per answered request, in ms, when known. */
+  cpuMsPerRequest?: number | null;
 }
 
 /** The baselines measured in the same run. */
@@ -23,7 +25,7 @@ export interface Baselines {
   /** (b) hono + zod + better-sqlite3 POST of one fare event. */
   minimalIngest?: LoadFigures;
   /** (c) raw better-sqlite3 inserts of the bulk rows in one transaction. */
-  sqliteInsert?: { rows: number; seconds: number; rowsPerSec: number };
+  sqliteInsert?: { rows: number; seconds: number; rowsPerSec: number; cpuUsPerRow?: number | null };
 }
 
 export type Comparison = '>=' | '<=';
@@ -126,13 +128,19 @@ function formatCheck(check: Check): string {
 export function baselineRows(baselines: Baselines): [string, string][] {
   const rows: [string, string][] = [];
   const load = (f: LoadFigures | undefined) =>
-    f ? `${formatNumber(f.requestsPerSec)} req/s, p50 ${formatNumber(f.p50Ms)} ms, p99 ${formatNumber(f.p99Ms)} ms` : 'not measured';
+    f
+      ? `${formatNumber(f.requestsPerSec)} req/s, p50 ${formatNumber(f.p50Ms)} ms, p99 ${formatNumber(f.p99Ms)} ms` +
+        (f.cpuMsPerRequest != null ? `, ${formatNumber(f.cpuMsPerRequest)} CPU ms/req` : '')
+      : 'not measured';
   rows.push(['(a) hono hello GET', load(baselines.helloGet)]);
   rows.push(['(b) hono + zod + better-sqlite3 POST', load(baselines.minimalIngest)]);
   const c = baselines.sqliteInsert;
   rows.push([
     '(c) better-sqlite3 insert, one transaction',
-    c ? `${formatNumber(c.rowsPerSec)} rows/s (${c.rows.toLocaleString('en')} rows in ${formatNumber(c.seconds)} s)` : 'not measured',
+    c
+      ? `${formatNumber(c.rowsPerSec)} rows/s (${c.rows.toLocaleString('en')} rows in ${formatNumber(c.seconds)} s)` +
+        (c.cpuUsPerRow != null ? `, ${formatNumber(c.cpuUsPerRow)} CPU µs/row` : '')
+      : 'not measured',
   ]);
   return rows;
 }

@@ -11,23 +11,25 @@ describe('topFrames', () => {
         frame(2, 'observe', 'file:///repo/src/model/features.ts'),
         frame(3, 'run', 'file:///repo/node_modules/better-sqlite3/lib/methods/wrappers.js'),
         frame(4, 'observe', 'file:///repo/src/model/features.ts'),
+        frame(5, '(idle)', ''),
       ],
-      samples: [2, 3, 3, 4, 2, 1],
-      timeDeltas: [1000, 3000, 3000, 1000, 1000, 1000],
+      samples: [2, 3, 3, 4, 2, 1, 5],
+      timeDeltas: [1000, 3000, 3000, 1000, 1000, 1000, 50_000],
     };
     const frames = topFrames(profile, 2);
     expect(frames).toHaveLength(2);
     expect(frames[0]).toMatchObject({ name: 'run', location: 'better-sqlite3/wrappers.js:10', selfMs: 6 });
     expect(frames[0].share).toBeCloseTo(0.6);
-    // Two nodes of the same function and line merge into one frame.
-    expect(frames[1]).toMatchObject({ name: 'observe', location: 'src/model/features.ts:10', selfMs: 3 });
+    // Two nodes of the same function merge into one frame; idle time is no frame and no share.
+    expect(frames[1]).toMatchObject({ name: 'observe', location: 'src/model/features.ts', selfMs: 3 });
+    expect(frames[1].share).toBeCloseTo(0.3);
   });
 });
 
 describe('shortLocation', () => {
   it('names scoped packages and repository files', () => {
     expect(shortLocation('file:///x/node_modules/@hono/node-server/dist/index.mjs', 0)).toBe('@hono/node-server/index.mjs:1');
-    expect(shortLocation('file:///x/src/db/runtime-storage.ts', 41)).toBe('src/db/runtime-storage.ts:42');
+    expect(shortLocation('file:///x/src/db/runtime-storage.ts', 41)).toBe('src/db/runtime-storage.ts');
     expect(shortLocation('node:internal/streams/readable', 2)).toBe('node:internal/streams/readable:3');
     expect(shortLocation('', 0)).toBe('');
   });
