@@ -9,11 +9,16 @@ const boolean = z
 /** The service's configuration, one environment variable per field. */
 export const ConfigSchema = z.object({
   FARESIGHT_HOST: z.string().min(1).default('127.0.0.1'),
-  FARESIGHT_PORT: z.coerce
-    .number({ error: 'must be a number' })
-    .int({ error: 'must be a whole number' })
-    .min(0, { error: 'must be between 0 and 65535' })
-    .max(65535, { error: 'must be between 0 and 65535' })
+  FARESIGHT_PORT: z
+    .string()
+    .regex(/^\d+$/, { error: 'must be a whole number' })
+    .pipe(
+      z.coerce
+        .number()
+        .int()
+        .min(0, { error: 'must be between 0 and 65535' })
+        .max(65535, { error: 'must be between 0 and 65535' }),
+    )
     .default(8787),
   FARESIGHT_DB_PATH: z.string().min(1).default('data/faresight.db'),
   FARESIGHT_DB_SYNCHRONOUS: z.enum(SYNCHRONOUS_MODES, { error: 'must be NORMAL or FULL' }).default('NORMAL'),

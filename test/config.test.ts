@@ -116,7 +116,7 @@ describe('loadConfig', () => {
   // Number('') is 0, so an empty FARESIGHT_PORT (as `FARESIGHT_PORT=` in an env file leaves it)
   // makes the service listen on a random free port. Expected to pass once an empty value is
   // treated as unset (8787) or refused.
-  it.fails('does not turn an empty FARESIGHT_PORT into port 0', () => {
+  it('does not turn an empty FARESIGHT_PORT into port 0', () => {
     let port: number | undefined;
     try {
       port = loadConfig({ FARESIGHT_PORT: '' }).FARESIGHT_PORT;

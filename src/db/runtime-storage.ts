@@ -187,6 +187,7 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
     `UPDATE deliveries SET status = 'pending', attempts = 0, due_at = ?, updated_at = ? WHERE id = ? AND status = 'dead'`,
   );
   const getDelivery = sqlite.prepare('SELECT * FROM deliveries WHERE id = ?');
+  const findDelivery = sqlite.prepare('SELECT * FROM deliveries WHERE function_id = ? AND seq = ?');
   const countDeadStmt = sqlite.prepare(
     `SELECT count(*) AS n FROM deliveries WHERE function_id = ? AND status = 'dead'`,
   );
@@ -256,6 +257,10 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
     },
     get(id) {
       const row = getDelivery.get(id) as DeliveryRow | undefined;
+      return row && toDelivery(row);
+    },
+    find(functionId, seq) {
+      const row = findDelivery.get(functionId, seq) as DeliveryRow | undefined;
       return row && toDelivery(row);
     },
     listDead({ functionId, limit, afterId }) {

@@ -237,14 +237,32 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         this.record(startedAt);
       } catch (error) {
         this.failures++;
-        logger.warn(
-          { fn: this.fn.id, events: events.length, err: errorMessage(error) },
-          'batch failed; retrying its events one at a time',
-        );
+        // A lone event is known to be the culprit: its batch try counts as attempt 1.
+        const culprit = ready.length === 1 ? ready[0] : undefined;
+        if (!culprit) {
+          logger.warn(
+            { fn: this.fn.id, events: events.length, err: errorMessage(error) },
+            'batch failed; retrying its events one at a time',
+          );
+        }
         storage.transaction(() => {
           storage.deliveries.addPending(this.fn.id, events, now());
+          if (culprit) this.settleFailure(storage.deliveries.find(this.fn.id, culprit.seq)!, culprit, 1, error);
           storage.deliveries.advanceCursor(this.fn.id, cursor, last);
         });
+      }
+    }
+
+    /** Records a failed attempt: back off for another, or dead-letter. Call inside a transaction. */
+    private settleFailure(delivery: Delivery, event: LoggedEvent, attempt: number, error: unknown): void {
+      const message = errorMessage(error);
+      if (error instanceof NonRetriableError || attempt > this.fn.retries) {
+        storage.deliveries.kill(delivery, message, now());
+        logger.error({ fn: this.fn.id, seq: event.seq, series: event.series, attempts: attempt, err: message }, 'event dead-lettered');
+      } else {
+        const backoff = Math.min(MAX_BACKOFF_MS, this.fn.backoffMs * 2 ** (attempt - 1)) * (0.5 + random());
+        storage.deliveries.reschedule(delivery, now() + backoff, message, now());
+        logger.warn({ fn: this.fn.id, seq: event.seq, attempt, retryInMs: Math.round(backoff), err: message }, 'invocation failed; will retry');
       }
     }
 
@@ -264,15 +282,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         this.record(startedAt);
       } catch (error) {
         this.failures++;
-        const message = errorMessage(error);
-        if (error instanceof NonRetriableError || attempt > this.fn.retries) {
-          storage.transaction(() => storage.deliveries.kill(delivery, message, now()));
-          logger.error({ fn: this.fn.id, seq: event.seq, series: event.series, attempts: attempt, err: message }, 'event dead-lettered');
-        } else {
-          const backoff = Math.min(MAX_BACKOFF_MS, this.fn.backoffMs * 2 ** (attempt - 1)) * (0.5 + random());
-          storage.transaction(() => storage.deliveries.reschedule(delivery, now() + backoff, message, now()));
-          logger.warn({ fn: this.fn.id, seq: event.seq, attempt, retryInMs: Math.round(backoff), err: message }, 'invocation failed; will retry');
-        }
+        storage.transaction(() => this.settleFailure(delivery, event, attempt, error));
       }
     }
 

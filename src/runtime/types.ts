@@ -75,6 +75,8 @@ export interface DeliveryStore {
   /** Puts a dead letter back in line, due now. Returns false when there is no such dead letter. */
   revive(id: number, now: number): boolean;
   get(id: number): Delivery | undefined;
+  /** The delivery of one event for one function, if it left the fast path. */
+  find(functionId: string, seq: number): Delivery | undefined;
   listDead(options: { functionId?: string; limit: number; afterId?: number }): Delivery[];
   countPending(functionId: string, maxRoot?: number): number;
   countDead(functionId: string): number;

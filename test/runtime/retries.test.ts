@@ -52,11 +52,8 @@ describe('retries', () => {
     expect(stats.failures).toBe(log.calls.length);
   });
 
-  // A batch of one event that fails is that event's first failure, yet the runtime moves it to
-  // the slow path with attempts = 0 and tries it alone `retries + 1` more times: the handler runs
-  // retries + 2 times and sees attempt 1 twice. Expected to pass once a failed single-event batch
-  // counts as attempt 1 of its delivery.
-  it.fails('runs a single-event function retries + 1 times in all before dead-lettering', async () => {
+  // A batch of one event that fails is that event's attempt 1: it is tried `retries` more times.
+  it('runs a single-event function retries + 1 times in all before dead-lettering', async () => {
     const { fn, log } = poisonable({ retries: 2, backoffMs: 1 });
     const { runtime, storage } = makeRuntime([fn]);
     const [seq] = appendEvents(storage, [{ series: 'A', time: 1, payload: { poison: true } }]);
@@ -80,9 +77,7 @@ describe('retries', () => {
     expect(runtime.stats()[0].retriesAttempted).toBe(0);
   });
 
-  // Same cause as above: the failed single-event batch does not count, so a NonRetriableError
-  // thrown there still gets one more try on the slow path.
-  it.fails('a NonRetriableError from a single-event function is not tried again at all', async () => {
+  it('a NonRetriableError from a single-event function is not tried again at all', async () => {
     const { fn, log } = poisonable({ retries: 5, backoffMs: 60_000, error: () => new NonRetriableError('bad payload') });
     const { runtime, storage } = makeRuntime([fn]);
     const [seq] = appendEvents(storage, [{ series: 'A', time: 1, payload: { poison: true } }]);
@@ -93,7 +88,7 @@ describe('retries', () => {
 
   it('an event that fails twice and then succeeds is processed once, with its effect applied once', async () => {
     const log = new CallLog();
-    let failuresLeft = 3; // the batch try and two solo tries
+    let failuresLeft = 3; // the batch try (attempt 1) and two retries
     const { runtime, storage, database } = makeRuntime([
       defineFunction({ id: 'flaky', on: TEST_EVENT, retries: 3, backoffMs: 5 }, ({ events, attempt, effect }) => {
         const fail = failuresLeft > 0;
@@ -114,7 +109,7 @@ describe('retries', () => {
     expect(log.delivered()).toEqual([seq]);
     expect(storage.deliveries.listDead({ limit: 10 })).toEqual([]);
     expect(storage.deliveries.countPending('flaky')).toBe(0);
-    expect(runtime.stats()[0]).toMatchObject({ failures: 3, retriesAttempted: 2, deadLetters: 0, lag: 0 });
+    expect(runtime.stats()[0]).toMatchObject({ failures: 3, retriesAttempted: 3, deadLetters: 0, lag: 0 });
   });
 
   it('a failing batch is split: the good events are processed once each, the bad one is dead-lettered', async () => {
