@@ -32,7 +32,7 @@ export interface RuntimeOptions<Deps> {
 
 /** The result of waiting for the functions triggered by some events. */
 export interface WaitResult {
-  /** Events, direct or derived, that functions have not finished yet. */
+  /** Events, direct or derived, that functions have not finished yet; -1 when storage could not tell. */
   pending: number;
   timedOut: boolean;
 }
@@ -324,7 +324,16 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         if (timer) clearTimeout(timer);
         resolve(result);
       };
-      timer = setTimeout(() => finish({ pending: pending(), timedOut: true }), timeoutMs);
+      timer = setTimeout(() => {
+        let left = -1;
+        try {
+          left = pending();
+        } catch (error) {
+          // Storage is unavailable right now: say the count is unknown rather than throw from a timer.
+          logger.warn({ err: errorMessage(error) }, 'could not count pending work');
+        }
+        finish({ pending: left, timedOut: true });
+      }, timeoutMs);
       waiters.add(check);
       check();
     });
