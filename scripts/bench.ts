@@ -50,6 +50,7 @@ const { values: args } = parseArgs({
     data: { type: 'string', default: SHARED_FARES },
     keep: { type: 'boolean', default: false },
     only: { type: 'string' },
+    models: { type: 'string', default: 'models' },
   },
   allowPositionals: false,
 });
@@ -57,26 +58,26 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 /** Durations and sizes: the quick run finishes in under a minute, the full one in under ten. */
 const settings = {
-  keepEverySeries: QUICK ? 12 : 1,
-  loadSec: QUICK ? 3 : 15,
+  keepEverySeries: QUICK ? 24 : 1,
+  loadSec: QUICK ? 2 : 15,
   warmupSec: QUICK ? 1 : 3,
   connections: 50,
   bulkBatch: 1000,
   bulkConcurrency: 2,
   bulkTimeoutMs: QUICK ? 60_000 : 420_000,
   fixedRateReads: { rate: 100, connections: 10 },
-  idleReadSec: QUICK ? 3 : 10,
+  idleReadSec: QUICK ? 2 : 10,
   retrainTimeoutMs: QUICK ? 60_000 : 240_000,
   latency: {
     eventsPerSec: 2000,
     eventsPerRequest: 10,
-    durationSec: QUICK ? 5 : 20,
-    sampleEvery: QUICK ? 4 : 10,
+    durationSec: QUICK ? 3 : 20,
+    sampleEvery: QUICK ? 3 : 10,
     pollIntervalMs: 2,
     probeTimeoutMs: 5000,
     maxInFlight: 64,
   },
-  startTimeoutMs: 30_000,
+  startTimeoutMs: QUICK ? 20_000 : 30_000,
 };
 
 const repoRoot = process.cwd();
@@ -599,11 +600,12 @@ async function main(): Promise<void> {
 
   // The shipped model, copied so a retrain never touches the repository's models/.
   const modelsDir = join(workDir, 'models');
-  const shippedModel = currentModel(join(repoRoot, 'models'));
-  if (shippedModel) cpSync(join(repoRoot, 'models'), modelsDir, { recursive: true });
+  const shippedDir = resolve(repoRoot, args.models!);
+  const shippedModel = currentModel(shippedDir);
+  if (shippedModel) cpSync(shippedDir, modelsDir, { recursive: true });
   else {
     mkdirSync(modelsDir, { recursive: true });
-    notes.push('no shipped model (models/current is missing): the service ran without one');
+    notes.push(`no model (${args.models}/current is missing): the service ran without one`);
   }
   const profileDir = (name: string) => (args.profile ? join(profileRoot, name) : undefined);
   if (args.profile) rmSync(profileRoot, { recursive: true, force: true });
