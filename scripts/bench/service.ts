@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { freePort, spawnNode, waitForHttp, type Child } from './processes.js';
 
 /**
- * The real service as the benchmark runs it: `node --import tsx src/index.ts` (what
- * `npm start` runs, without npm's own process in between, so the pid is the server's),
- * on 127.0.0.1 and a free port, with its own database and models folder.
+ * The real service as the benchmark runs it: what `npm start` runs, as a plain node
+ * command, on 127.0.0.1 and a free port, with its own database and models folder.
  */
 
 export interface ServiceChild extends Child {
@@ -32,13 +31,30 @@ export async function startService(options: StartServiceOptions): Promise<Servic
   return child;
 }
 
+/**
+ * The node arguments `npm start` amounts to, read from package.json: `tsx <file>` becomes
+ * `node --import tsx <file>`, `node <args>` stays as is. Spawning node directly keeps npm's
+ * own process out, so the pid whose memory and CPU are read is the server's.
+ */
+export function serviceNodeArgs(startScript: string): string[] {
+  const words = startScript.trim().split(/\s+/);
+  if (words[0] === 'tsx') return ['--import', 'tsx', ...words.slice(1)];
+  if (words[0] === 'node') return words.slice(1);
+  throw new Error(`cannot run "npm start" (${startScript}) as a plain node command; expected "tsx …" or "node …"`);
+}
+
+/** The start script of the repository's package.json. */
+export function startScript(repoRoot = process.cwd()): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  if (!pkg.scripts?.start) throw new Error('package.json has no start script');
+  return pkg.scripts.start;
+}
+
 /** Spawns the service without waiting: for timing the start. */
 export function spawnService(options: StartServiceOptions, port: number): ServiceChild {
   const args = [
     ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
-    '--import',
-    'tsx',
-    'src/index.ts',
+    ...serviceNodeArgs(startScript()),
   ];
   const child = spawnNode({
     name: options.name,

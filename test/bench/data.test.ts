@@ -5,7 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FareEventInput, idempotencyKeyOf } from '../../src/events/fare-event.js';
 import { batchBodies, inTimeOrder, readFares, uniqueEventSource } from '../../scripts/bench/data.js';
-import { asOfMs, findKey, isUnfinishedStatus, modelRecords } from '../../scripts/bench/service.js';
+import { asOfMs, findKey, isUnfinishedStatus, modelRecords, serviceNodeArgs } from '../../scripts/bench/service.js';
 
 const SAMPLE = 'data/wizz-sample.csv.gz';
 
@@ -107,5 +107,14 @@ describe('reading service answers', () => {
     expect(isUnfinishedStatus('training')).toBe(true);
     expect(isUnfinishedStatus('active')).toBe(false);
     expect(isUnfinishedStatus(undefined)).toBe(false);
+  });
+});
+
+describe('serviceNodeArgs', () => {
+  it('turns npm start into a plain node command', () => {
+    expect(serviceNodeArgs('tsx src/index.ts')).toEqual(['--import', 'tsx', 'src/index.ts']);
+    expect(serviceNodeArgs('node dist/index.js')).toEqual(['dist/index.js']);
+    expect(serviceNodeArgs('node --enable-source-maps dist/index.js')).toEqual(['--enable-source-maps', 'dist/index.js']);
+    expect(() => serviceNodeArgs('npm run serve')).toThrow(/plain node command/);
   });
 });
