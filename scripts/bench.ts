@@ -18,7 +18,9 @@ import { formatFrames, summarizeProfiles, type Frame } from './bench/profile.js'
 import { cpuSeconds, freePort, installCleanup, rssMb, sleep, spawnNode, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
+  formatMarkdownReport,
   formatTable,
+  replaceBetweenMarkers,
   ratio,
   scaled,
   target,
@@ -53,6 +55,7 @@ const { values: args } = parseArgs({
     keep: { type: 'boolean', default: false },
     only: { type: 'string' },
     models: { type: 'string', default: 'models' },
+    'write-doc': { type: 'boolean', default: false },
   },
   allowPositionals: false,
 });
@@ -69,7 +72,7 @@ const settings = {
   bulkTimeoutMs: QUICK ? 60_000 : 420_000,
   fixedRateReads: { rate: 100, connections: 10 },
   idleReadSec: QUICK ? 2 : 10,
-  retrainTimeoutMs: QUICK ? 60_000 : 240_000,
+  retrainTimeoutMs: QUICK ? 60_000 : 180_000,
   latency: {
     eventsPerSec: 2000,
     eventsPerRequest: 10,
@@ -660,6 +663,12 @@ async function main(): Promise<void> {
   mkdirSync(dirname(out), { recursive: true });
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   process.stdout.write(`\nwritten to ${out}\n`);
+
+  if (args['write-doc']) {
+    const doc = resolve(repoRoot, 'docs/performance.md');
+    writeFileSync(doc, replaceBetweenMarkers(readFileSync(doc, 'utf8'), formatMarkdownReport(report)));
+    process.stdout.write(`tables written into ${doc}\n`);
+  }
 
   if (args.compare) {
     const before = JSON.parse(readFileSync(resolve(repoRoot, args.compare), 'utf8')) as BenchReport;

@@ -253,3 +253,36 @@ export function formatComparison(before: BenchReport, after: BenchReport): strin
   }
   return lines.join('\n');
 }
+
+/** The run's header (machine, date, command, backend) and both tables, as Markdown. */
+export function formatMarkdownReport(report: BenchReport): string {
+  const m = report.machine;
+  const lines = [
+    `Run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, \`${report.command}\` (${report.quick ? 'quick' : 'full'} run).`,
+    '',
+    `- Machine: ${m.cpus} cores (${m.cpuModel}), ${Math.round(m.memoryMb / 1024)} GB, ${m.platform}, Node ${m.node}; load average at the end ${m.loadAverage.join(' / ')}.`,
+    `- Service: tfjs backend \`${report.service.backend ?? 'not reported'}\`, model \`${report.service.model ?? 'none'}\`, functions ${report.service.functions.map((f) => `\`${f}\``).join(', ') || 'none listed'}.`,
+    ...report.service.notes.map((note) => `- ${note.charAt(0).toUpperCase()}${note.slice(1)}.`),
+    '',
+    formatMarkdown(report),
+    '',
+    'Extra figures per target (CPU time is of the measured process, all threads):',
+    '',
+    ...report.targets.map((t) => {
+      const extra = Object.entries(t.figures).filter(([, v]) => v !== null && v !== undefined);
+      return `- ${t.id}: ${extra.length > 0 ? extra.map(([k, v]) => `${k} ${typeof v === 'number' ? formatNumber(v) : v}`).join(', ') : '–'}`;
+    }),
+  ];
+  return lines.join('\n');
+}
+
+export const DOC_START = '<!-- bench:start -->';
+export const DOC_END = '<!-- bench:end -->';
+
+/** Replaces what lies between the bench markers of a document; throws when they are missing. */
+export function replaceBetweenMarkers(document: string, content: string): string {
+  const start = document.indexOf(DOC_START);
+  const end = document.indexOf(DOC_END);
+  if (start < 0 || end < start) throw new Error(`the document has no ${DOC_START} … ${DOC_END} section`);
+  return `${document.slice(0, start + DOC_START.length)}\n${content}\n${document.slice(end)}`;
+}

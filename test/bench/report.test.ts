@@ -4,10 +4,12 @@ import {
   compareReports,
   formatComparison,
   formatMarkdown,
+  formatMarkdownReport,
   formatNumber,
   formatTable,
   percentile,
   ratio,
+  replaceBetweenMarkers,
   scaled,
   summarize,
   target,
@@ -176,5 +178,20 @@ describe('comparing runs', () => {
     const text = formatComparison(before, after);
     expect(text).toContain('target 2: fail → pass');
     expect(text).toContain('+200.0%');
+  });
+});
+
+describe('the Markdown report', () => {
+  it('names the machine, the command and the backend, and fills the document between its markers', () => {
+    const md = formatMarkdownReport(report({ targets: [target(6, 'memory', [{ label: 'RSS', actual: 350, limit: 400, op: '<=', unit: 'MB' }], { afterImportMb: 300 })] }));
+    expect(md).toContain('`npm run bench`');
+    expect(md).toContain('2 cores');
+    expect(md).toContain('tfjs backend `wasm`');
+    expect(md).toContain('| 6 | memory | RSS 350 MB | <= 400 MB | **pass** |');
+    expect(md).toContain('- 6: afterImportMb 300');
+    const doc = 'intro\n<!-- bench:start -->\nold table\n<!-- bench:end -->\nanalysis';
+    const updated = replaceBetweenMarkers(doc, 'new table');
+    expect(updated).toBe('intro\n<!-- bench:start -->\nnew table\n<!-- bench:end -->\nanalysis');
+    expect(() => replaceBetweenMarkers('no markers', 'x')).toThrow(/bench:start/);
   });
 });
