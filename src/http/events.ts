@@ -14,6 +14,41 @@ export const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /** The longest `?wait=true` holds a response. */
 export const WAIT_TIMEOUT_MS = 30_000;
 const MAX_ISSUES = 100;
+/**
+ * The deepest nesting of arrays and objects a body may have. An event needs 3 (array,
+ * event, flightNumbers); JSON.parse of a million nested arrays blocks the process for seconds.
+ */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * True when `text` nests arrays or objects deeper than `max`, brackets inside strings
+ * not counted. Linear and allocation-free: it runs before JSON.parse so that a small
+ * body of nested brackets cannot block the event loop. NDJSON lines reset the depth.
+ */
+export function exceedsJsonDepth(text: string, max: number, linesAreDocuments = false): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      // Jump to the closing quote: one preceded by an even number of backslashes.
+      for (;;) {
+        i = text.indexOf('"', i + 1);
+        if (i < 0) return false;
+        let slashes = 0;
+        while (text.charCodeAt(i - 1 - slashes) === 0x5c) slashes++;
+        if (slashes % 2 === 0) break;
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+    else if (c === 0x0a && linesAreDocuments) depth = 0;
+  }
+  return false;
+}
+
+function tooDeep(): never {
+  throw new AppError('invalid_request', `the body nests arrays or objects deeper than ${MAX_JSON_DEPTH} levels`);
+}
 
 // zod's own .meta(), not .openapi(): the schema may be built before @hono/zod-openapi
 // extends zod (when a caller imports the event module first), and .meta() works either way.
@@ -51,6 +86,7 @@ function parseItems(text: string, contentType: string): { items: unknown[]; issu
     const issues: Issue[] = [];
     const lines = text.split('\n').filter((line) => line.trim() !== '');
     if (lines.length > MAX_EVENTS_PER_REQUEST) tooMany(lines.length);
+    if (exceedsJsonDepth(text, MAX_JSON_DEPTH, true)) tooDeep();
     lines.forEach((line, index) => {
       try {
         items.push(JSON.parse(line));
@@ -64,6 +100,7 @@ function parseItems(text: string, contentType: string): { items: unknown[]; issu
   if (type !== 'application/json') {
     throw new AppError('unsupported_media_type', 'send application/json (one event or an array) or application/x-ndjson');
   }
+  if (exceedsJsonDepth(text, MAX_JSON_DEPTH)) tooDeep();
   let body: unknown;
   try {
     body = JSON.parse(text);
