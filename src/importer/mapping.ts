@@ -17,7 +17,10 @@ export interface ColumnMapping {
   carrier?: string;
   /** Values split on spaces, `;` or `||`. */
   flightNumbers?: string;
-  /** A client id becomes the idempotency key instead of route + departure date + observedAt. */
+  /**
+   * A client id: the idempotency key instead of route + departure date + observedAt.
+   * Several comma-separated columns (`legId,searchDate`) are joined with `:` into one id.
+   */
   id?: string;
 }
 
@@ -35,7 +38,7 @@ export const MAPPED_FIELDS = [
 ] as const;
 export type MappedField = (typeof MAPPED_FIELDS)[number];
 
-const OPTIONAL_FIELDS: ReadonlySet<MappedField> = new Set(['currency', 'carrier', 'flightNumbers', 'id']);
+const OPTIONAL_FIELDS: ReadonlySet<MappedField> = new Set(['currency', 'carrier', 'flightNumbers']);
 
 /** The columns of the Wizz Air fare data (data/wizz-sample.csv.gz): the default mapping. */
 export const WIZZ_MAPPING: Readonly<ColumnMapping> = {
@@ -59,6 +62,8 @@ export interface ResolvedMapping {
   readonly mapping: Readonly<ColumnMapping>;
   readonly header: readonly string[];
   readonly index: Readonly<Partial<Record<MappedField, number>>>;
+  /** The columns the id is joined from, in order; empty when no id is mapped. */
+  readonly idIndex: readonly number[];
   /** Optional default columns the header lacks, left unmapped. */
   readonly skipped: readonly MappedField[];
 }
@@ -82,14 +87,20 @@ export function resolveMapping(header: readonly string[], overrides: Partial<Col
   const index: Partial<Record<MappedField, number>> = {};
   const skipped: MappedField[] = [];
   const missing: string[] = [];
+  const idIndex: number[] = [];
+  for (const column of mapping.id?.split(',').map((c) => c.trim()) ?? []) {
+    const at = positions.get(column);
+    if (at === undefined) missing.push(`id → column "${column}"`);
+    else idIndex.push(at);
+  }
   for (const field of MAPPED_FIELDS) {
     const column = mapping[field];
-    if (column === undefined) continue;
+    if (column === undefined || field === 'id') continue;
     const at = positions.get(column);
     if (at !== undefined) {
       index[field] = at;
     } else if (OPTIONAL_FIELDS.has(field) && overrides[field] === undefined) {
-      delete mapping[field as 'currency' | 'carrier' | 'flightNumbers' | 'id'];
+      delete mapping[field as 'currency' | 'carrier' | 'flightNumbers'];
       skipped.push(field);
     } else {
       missing.push(`${field} → column "${column}"`);
@@ -103,7 +114,7 @@ export function resolveMapping(header: readonly string[], overrides: Partial<Col
       `the file's header does not fit the column mapping:\n  ${missing.join('\n  ')}\n  header: ${header.join(', ')}`,
     );
   }
-  return { mapping, header, index, skipped };
+  return { mapping, header, index, idIndex, skipped };
 }
 
 const EPOCH_RE = /^\d+(\.\d+)?$/;
@@ -177,8 +188,11 @@ export function mapRow(record: readonly string[], resolved: ResolvedMapping): Ro
     const values = splitValues(flights);
     if (values.length > 0) input.flightNumbers = values;
   }
-  const id = cell('id');
-  if (id) input.id = id;
+  if (resolved.idIndex.length > 0) {
+    const parts = resolved.idIndex.map((at) => record[at].trim());
+    if (parts.some((part) => part === '')) return { reason: `id is empty (column ${mapping.id})` };
+    input.id = parts.join(':');
+  }
 
   const parsed = FareEventInput.safeParse(input);
   if (parsed.success) return { event: parsed.data };

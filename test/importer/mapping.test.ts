@@ -143,6 +143,12 @@ describe('mapRow with flags for an Expedia-style file', () => {
     });
   });
 
+  it('joins an id from several columns, and rejects a row whose id cell is empty', () => {
+    const composite = resolveMapping(EXPEDIA_HEADER, { ...EXPEDIA_FLAGS, id: 'legId,searchDate' });
+    expect(mapRow(expediaRow(), composite).event?.id).toBe('9ca0e81111c683bec1012473feefd28f:2022-04-16');
+    expect(mapRow(expediaRow({ legId: '' }), composite)).toEqual({ reason: 'id is empty (column legId,searchDate)' });
+  });
+
   it('reads an observed-at date-time with a zone and normalises it to UTC', () => {
     expect(mapRow(expediaRow({ searchDate: '2022-04-16T09:30:00-04:00' }), expedia).event?.observedAt).toBe(
       '2022-04-16T13:30:00.000Z',
@@ -173,6 +179,8 @@ describe('resolveMapping', () => {
 
   it('fails for an optional column the caller named but the file lacks', () => {
     expect(() => resolveMapping(WIZZ_HEADER, { id: 'legId' })).toThrow(/id → column "legId"/);
+    expect(() => resolveMapping(WIZZ_HEADER, { id: 'series_id,legId' })).toThrow(/id → column "legId"/);
+    expect(() => resolveMapping(EXPEDIA_HEADER, { ...EXPEDIA_FLAGS, carrier: 'airline' })).toThrow(/carrier → column "airline"/);
   });
 
   it('needs a currency column or a fixed currency', () => {
