@@ -136,14 +136,30 @@
       axes: [{}, { values: (_u, ticks) => ticks.map((v) => money(v, f.currency, 0)), size: 70 }],
       series: [
         {},
-        { label: 'Observed price', stroke: '#1a73e8', width: 2, spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
+        {
+          label: 'Observed price',
+          stroke: '#1a73e8',
+          width: 2,
+          spanGaps: true,
+          // A fare holds until the next observation shows another one.
+          paths: uPlot.paths.stepped({ align: 1 }),
+          points: { show: false },
+          value: (_u, v) => fmt(v),
+        },
         { label: 'Expected price', stroke: '#b06000', width: 2, dash: [6, 4], spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
         { label: 'Lowest to come: 10%', stroke: 'rgba(19,115,51,0.6)', width: 1, spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
         { label: 'Lowest to come: 90%', stroke: 'rgba(19,115,51,0.6)', width: 1, spanGaps: true, points: { show: false }, value: (_u, v) => fmt(v) },
       ],
       bands: [{ series: [4, 3], fill: 'rgba(19,115,51,0.12)' }],
     };
-    plot = new uPlot(opts, chartData(f), els.chart);
+    const data = chartData(f);
+    plot = new uPlot(opts, data, els.chart);
+    // Open on the recent past and the whole outlook; drag to zoom, double-click to see all of it.
+    const times = data[0];
+    const end = times[times.length - 1];
+    const asOf = Date.parse(f.asOf) / 1000;
+    const start = Math.max(times[0], asOf - Math.max(30 * 86_400, 2 * (end - asOf)));
+    if (start > times[0]) plot.setScale('x', { min: start, max: end });
   }
 
   // ---- rendering -----------------------------------------------------------------

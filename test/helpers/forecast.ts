@@ -68,8 +68,11 @@ export function createSwappableProvider(initial?: FareModel): SwappableProvider 
 const services = new Set<Service>();
 
 /** A service on an in-memory database that serves the given provider's models. */
-export function makeForecastService(provider: ModelProvider, options: { start?: boolean; pollIntervalMs?: number } = {}): Service {
-  const config = testConfig();
+export function makeForecastService(
+  provider: ModelProvider,
+  options: { start?: boolean; pollIntervalMs?: number; config?: Parameters<typeof testConfig>[0] } = {},
+): Service {
+  const config = testConfig(options.config);
   const service = createService({ config, modelProvider: provider, pollIntervalMs: options.pollIntervalMs ?? 50 });
   services.add(service);
   if (options.start ?? true) service.runtime.start();
