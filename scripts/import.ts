@@ -3,7 +3,7 @@
  * same validation and idempotency as POST /v1/events. See `npm run import -- --help`.
  */
 import { SingleBar } from 'cli-progress';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Config } from '../src/config.js';
 import { DEFAULT_BATCH_SIZE, ImportError, importFareFile, openFareFile, type ImportSummary } from '../src/importer/import-csv.js';
@@ -35,8 +35,9 @@ Column mapping (defaults read the Wizz format of data/wizz-sample.csv.gz):
 Options:
   --batch-size N          events per transaction (default ${DEFAULT_BATCH_SIZE})
   --rejects FILE          write every rejected row as NDJSON {line, reason, record}
-  --process               afterwards, run the functions in this process until none has lag left
-                          (only when no service runs on the same database)
+  --process               afterwards, run the functions (features, forecasts) in this process until
+                          none has lag left. Not while a service runs on the same database: both
+                          would work on the same events
   --json                  print the summary as JSON
   --quiet                 no progress bar
   -h, --help              this help
@@ -152,6 +153,17 @@ async function main(): Promise<void> {
   // Fail on an unreadable file before touching the database.
   const probe = await openFareFile(args.file);
   probe.stream.destroy();
+  let rejectsOut: WriteStream | undefined;
+  if (args.rejects) {
+    let fd: number;
+    try {
+      fd = openSync(args.rejects, 'w');
+    } catch (error) {
+      throw new UsageError(`cannot write ${args.rejects}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+    rejectsOut = createWriteStream(args.rejects, { fd });
+  }
+
   const { config, database, storage } = openConfiguredStorage();
   // A bigger page cache for this connection only: the log's four indexes outgrow the 2 MB default fast.
   database.sqlite.pragma(`cache_size = -${IMPORT_CACHE_KIB}`);
@@ -167,14 +179,12 @@ async function main(): Promise<void> {
       : undefined;
   const startedAt = performance.now();
   let rows = 0;
+  let bytes = 0;
   const payload = () => ({
     rows: count(rows),
     rate: count(Math.round(rows / Math.max(0.001, (performance.now() - startedAt) / 1000))),
   });
   bar?.start(probe.sizeBytes, 0, payload());
-
-  let rejectsOut: WriteStream | undefined;
-  if (args.rejects) rejectsOut = createWriteStream(args.rejects);
 
   let summary: ImportSummary;
   try {
@@ -182,9 +192,13 @@ async function main(): Promise<void> {
       storage,
       mapping: args.mapping,
       batchSize: args.batchSize,
-      onBytes: (bytes) => bar?.update(bytes, payload()),
+      onBytes: (read) => {
+        bytes = read;
+        bar?.update(bytes, payload());
+      },
       onRows: (read) => {
         rows = read;
+        bar?.update(bytes, payload());
       },
       onReject: rejectsOut
         ? (rejection) => rejectsOut.write(`${JSON.stringify(rejection)}\n`)

@@ -226,7 +226,8 @@ export async function openFareFile(path: string, onBytes?: (bytesRead: number) =
     if (error instanceof ImportError) throw error;
     throw new ImportError(`cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
-  const file = createReadStream(path, { highWaterMark: 256 * 1024 });
+  // Small reads keep the progress (bytes read) close to the bytes actually parsed.
+  const file = createReadStream(path, { highWaterMark: 64 * 1024 });
   if (onBytes) {
     let total = 0;
     file.on('data', (chunk) => {
