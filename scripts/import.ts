@@ -23,6 +23,7 @@ Column mapping (defaults read the Wizz format of data/wizz-sample.csv.gz):
   --departure-date COL    departure date, YYYY-MM-DD (default departure_date)
   --observed-at COL       when the price was seen (default search_ts_ms): epoch ms, epoch s,
                           an ISO date-time with a zone, or a bare YYYY-MM-DD date read as 00:00Z
+                          (numbers below 1e11 are seconds, from 1e9 = 2001-09-09 on)
   --price COL             price (default price_local)
   --currency COL          ISO 4217 currency code (default currency)
   --currency-value CODE   one fixed currency for every row, instead of a column

@@ -8,7 +8,7 @@ export interface ColumnMapping {
   origin: string;
   destination: string;
   departureDate: string;
-  /** Epoch ms, epoch s, an ISO date-time with a zone, or a bare YYYY-MM-DD date (read as 00:00Z). */
+  /** Epoch ms, epoch s (from 1e9), an ISO date-time with a zone, or a bare YYYY-MM-DD date (read as 00:00Z). */
   observedAt: string;
   price: string;
   currency?: string;
@@ -118,20 +118,24 @@ export function resolveMapping(header: readonly string[], overrides: Partial<Col
 }
 
 const EPOCH_RE = /^\d+(\.\d+)?$/;
-// Below this an epoch number is read as seconds: 1e11 s is the year 5138, 1e11 ms is 1973.
+// An epoch number below this is read as seconds: 1e11 s is the year 5138, 1e11 ms is 1973.
 const EPOCH_SECONDS_BELOW = 1e11;
+// Epoch seconds before 2001-09-09 are refused: such small numbers are more likely compact dates
+// (20160110) or day counts than times, and no fare feed reaches back that far.
+const EPOCH_SECONDS_FROM = 1e9;
 
 /**
  * Normalises an observed-at cell for the schema: epoch ms or s become UTC ISO date-times,
  * a bare YYYY-MM-DD date becomes that day at 00:00Z, anything else is passed on unchanged
  * for the schema to accept (an ISO date-time with a zone) or reject.
+ * Returns undefined for a number that is no plausible epoch time.
  */
-export function normaliseObservedAt(value: string): string {
+export function normaliseObservedAt(value: string): string | undefined {
   if (EPOCH_RE.test(value)) {
     const n = Number(value);
-    const ms = n < EPOCH_SECONDS_BELOW ? n * 1000 : n;
-    const date = new Date(Math.round(ms));
-    return Number.isFinite(date.getTime()) ? date.toISOString() : value;
+    if (n < EPOCH_SECONDS_FROM) return undefined;
+    const date = new Date(Math.round(n < EPOCH_SECONDS_BELOW ? n * 1000 : n));
+    return Number.isFinite(date.getTime()) ? date.toISOString() : undefined;
   }
   if (value.length === 10 && isCalendarDate(value)) return `${value}T00:00:00Z`;
   return value;
@@ -173,7 +177,11 @@ export function mapRow(record: readonly string[], resolved: ResolvedMapping): Ro
     if (value !== undefined) input[field] = value;
   }
   if (mapping.currencyValue !== undefined) input.currency = mapping.currencyValue;
-  input.observedAt = normaliseObservedAt(input.observedAt as string);
+  const observedAt = normaliseObservedAt(input.observedAt as string);
+  if (observedAt === undefined) {
+    return { reason: `observedAt is a number but no epoch time in seconds or ms (column ${mapping.observedAt})` };
+  }
+  input.observedAt = observedAt;
   const price = Number(input.price);
   if (!Number.isFinite(price)) return { reason: `price is not a number (column ${mapping.price})` };
   input.price = price;

@@ -113,6 +113,7 @@ describe('mapRow with the default (Wizz) mapping', () => {
     [{ currency: 'eur' }, 'currency must be an ISO 4217 code in upper case, e.g. EUR'],
     [{ departure_date: '2016-02-30' }, 'departureDate must be a real calendar date as YYYY-MM-DD'],
     [{ search_ts_ms: '1453334400000' }, 'observedAt must not be later than the end of the departure date'],
+    [{ search_ts_ms: '20160110' }, 'observedAt is a number but no epoch time in seconds or ms (column search_ts_ms)'],
     [{ search_ts_ms: 'yesterday' }, 'observedAt must be an ISO 8601 date-time with a zone, e.g. 2016-04-01T09:00:00Z'],
     [{ flight_numbers: '3002 W6-3004' }, 'each flight number must be 1 to 8 letters or digits'],
   ])('rejects %o with a reason', (overrides, reason) => {
@@ -203,6 +204,8 @@ describe('cell helpers', () => {
     ['2016-01-10', '2016-01-10T00:00:00Z'],
     ['2016-01-10T10:00:00+01:00', '2016-01-10T10:00:00+01:00'],
     ['2016-02-30', '2016-02-30'],
+    ['20160110', undefined],
+    ['99999999999999999999999', undefined],
   ])('normaliseObservedAt(%s) = %s', (input, expected) => {
     expect(normaliseObservedAt(input)).toBe(expected);
   });
