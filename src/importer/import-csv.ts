@@ -170,10 +170,13 @@ export async function importFareCsv(input: Readable, options: ImportOptions): Pr
       reject(parser.info.lines, result.reason, record);
     }
   };
+  let failed = false;
   parser.on('data', (record: string[]) => {
+    if (failed) return;
     try {
       onRecord(record);
     } catch (error) {
+      failed = true;
       parser.destroy(error instanceof MappingError ? new ImportError(error.message) : (error as Error));
     }
   });

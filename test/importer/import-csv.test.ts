@@ -189,6 +189,20 @@ describe('importFareFile', () => {
     expect(storage.log.head()).toBe(0);
   });
 
+  it('stops on a storage failure instead of counting it as rejected rows', async () => {
+    let calls = 0;
+    const failing: RuntimeStorage = {
+      ...storage,
+      transaction: (fn) => {
+        if (++calls === 2) throw new Error('SQLITE_FULL: database or disk is full');
+        return storage.transaction(fn);
+      },
+    };
+    const path = writeGz('fares.csv.gz', [HEADER, ...wizzRows(3, 10)]);
+    await expect(importFareFile(path, { storage: failing, batchSize: 10 })).rejects.toThrow(/SQLITE_FULL/);
+    expect(storedFares()).toHaveLength(10);
+  });
+
   it('fails with an ImportError on a truncated gzip file', async () => {
     const full = gzipSync(`${[HEADER, ...wizzRows(5, 40)].join('\n')}\n`);
     const path = join(dir, 'truncated.csv.gz');
