@@ -24,13 +24,18 @@ function main(): void {
     );
   }
   const service = createService({ config, logger });
-  service.runtime.start();
+  let stopping = false;
+  // Functions start once the first model load is over: predict skips events while no model is
+  // loaded, so a backlog processed in the first moments after a restart would keep stale forecasts.
+  const modelReady = (service.modelProvider as { ready?: () => Promise<void> }).ready?.() ?? Promise.resolve();
+  void modelReady.then(() => {
+    if (!stopping) service.runtime.start();
+  });
   const server = serve(
     { fetch: service.app.fetch, hostname: config.FARESIGHT_HOST, port: config.FARESIGHT_PORT },
     (info) => logger.info({ url: `http://${info.address}:${info.port}` }, 'faresight is listening'),
   );
 
-  let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
