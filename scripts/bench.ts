@@ -35,6 +35,7 @@ import {
   forecastPath,
   functionLags,
   isUnfinishedStatus,
+  modelLogLines,
   modelRecords,
   reportedBackend,
   serviceNodeArgs,
@@ -90,6 +91,7 @@ const workDir = mkdtempSync(join(tmpdir(), 'faresight-bench-'));
 const benchDir = resolve(repoRoot, '.bench');
 const logDir = join(benchDir, 'logs');
 const profileRoot = join(benchDir, 'profiles');
+rmSync(logDir, { recursive: true, force: true });
 mkdirSync(logDir, { recursive: true });
 
 installCleanup(() => {
@@ -351,12 +353,12 @@ interface ServicePhases {
 async function servicePhases(data: FareData, bulkFares: readonly BenchFare[], modelsDir: string, baselines: Baselines, profileDir: (name: string) => string | undefined): Promise<ServicePhases> {
   const targets: TargetResult[] = [];
   log(`target 2: bulk import of ${bulkFares.length.toLocaleString('en')} rows`);
-  const service = await startService({
+  let service = await startService({
     name: 'service',
     dbPath: join(workDir, 'service.db'),
     modelsDir,
     logFile: join(logDir, 'service.log'),
-    cpuProfileDir: profileDir('2-6-service'),
+    cpuProfileDir: profileDir('2-import'),
   });
   let restarted: ServiceChild | undefined;
   let backend: string | null = null;
@@ -391,6 +393,21 @@ async function servicePhases(data: FareData, bulkFares: readonly BenchFare[], mo
     }
     const rssAfterImport = rssMb(service.pid);
     backend = await reportedBackend(service);
+    const models = modelLogLines(service.logFile);
+    if (models.loaded.length > 0) notes.push(`the service loaded model ${models.loaded.join(', ')}`);
+    for (const failure of models.failures) notes.push(`the service could not load a model: ${failure}`);
+    if (args.profile) {
+      // A CPU profile covers a whole process: a fresh one for serving keeps the import out of it.
+      await service.stop(30_000);
+      service = await startService({
+        name: 'service-serving',
+        dbPath: service.dbPath,
+        modelsDir,
+        logFile: join(logDir, 'service-serving.log'),
+        cpuProfileDir: profileDir('3-6-serving'),
+      });
+      notes.push('--profile: the service was restarted after the import, so target 6 measured a fresh process');
+    }
 
     const probe = await probeForecasts(service.url, data.series);
     const noForecast = probe.ok === 0 ? `GET /v1/forecast answered ${JSON.stringify(probe.statuses)} for 20 known series` : undefined;
@@ -650,7 +667,7 @@ async function main(): Promise<void> {
 
   if (args.profile) {
     const profiles: Record<string, { file: string; frames: Frame[] }[]> = {};
-    for (const name of ['1-ingest', '2-6-service', '7-start']) {
+    for (const name of ['1-ingest', '2-import', '3-6-serving', '7-start']) {
       profiles[name] = summarizeProfiles(join(profileRoot, name));
       for (const p of profiles[name]) {
         process.stdout.write(`\nprofile ${name}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);

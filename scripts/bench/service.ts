@@ -174,3 +174,26 @@ export function currentModel(modelsDir: string): string | null {
     return null;
   }
 }
+
+/** What the service logged about its model: loaded versions and load failures. */
+export function modelLogLines(logFile: string): { loaded: string[]; failures: string[] } {
+  const loaded: string[] = [];
+  const failures: string[] = [];
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return { loaded, failures };
+  }
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line) as { msg?: string; version?: string; err?: string };
+      if (entry.msg === 'serving model loaded' && entry.version) loaded.push(entry.version);
+      if (/model load failed/.test(entry.msg ?? '') && entry.err) failures.push(entry.err);
+    } catch {
+      // Not a log line.
+    }
+  }
+  return { loaded, failures: [...new Set(failures)] };
+}
