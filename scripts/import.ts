@@ -128,6 +128,8 @@ async function processEvents(config: Config, quiet: boolean): Promise<{ lag: num
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // Start once the serving model is loaded: predict skips events while there is none.
+    await (service.modelProvider as { ready?: () => Promise<void> }).ready?.();
     service.runtime.start();
     for (;;) {
       const { pending } = await service.runtime.drain(1000);
