@@ -13,15 +13,17 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, type BenchFare, type FareData } from './bench/data.js';
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
-import { closedLoad } from './bench/load.js';
+import { closedLoad, type ClosedLoadOptions } from './bench/load.js';
 import { formatFrames, summarizeProfiles, type Frame } from './bench/profile.js';
 import { cpuSeconds, freePort, installCleanup, rssMb, sleep, spawnNode, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
   formatMarkdownReport,
   formatTable,
-  replaceBetweenMarkers,
+  mergeLoads,
   ratio,
+  replaceBetweenMarkers,
+  reportJson,
   scaled,
   target,
   type Baselines,
@@ -116,15 +118,22 @@ function sampleRss(pid: number) {
   };
 }
 
-async function baselineServer(name: string, script: string, env: Record<string, string>, run: (url: string, pid: number) => Promise<LoadFigures>): Promise<LoadFigures> {
+/** A baseline server kept running, idle between loads, so it can be measured right before and after its target. */
+interface BaselineServer {
+  measure(): Promise<LoadFigures>;
+  stop(): Promise<unknown>;
+}
+
+async function startBaseline(name: string, script: string, env: Record<string, string>, load: (url: string, pid: number) => ClosedLoadOptions): Promise<BaselineServer> {
   const port = await freePort();
   const child = spawnNode({ name, args: ['--import', 'tsx', script], env: { PORT: String(port), ...env }, logFile: join(logDir, `${name}.log`) });
   try {
     await waitForHttp(`http://127.0.0.1:${port}/`, child, { timeoutMs: 30_000 });
-    return await run(`http://127.0.0.1:${port}`, child.pid);
-  } finally {
+  } catch (error) {
     await child.stop();
+    throw error;
   }
+  return { measure: () => closedLoad(load(`http://127.0.0.1:${port}`, child.pid)), stop: () => child.stop() };
 }
 
 /** Baseline (c): the same rows into a plain table, prepared statement, one transaction, WAL. */
@@ -286,7 +295,7 @@ const wanted = new Set(
 const want = (...ids: number[]) => ids.some((id) => wanted.has(id));
 
 /** Target 1: single-event ingest on a fresh database of its own. */
-async function singleEventIngest(modelsDir: string, baseline: LoadFigures | undefined, profileDir?: string): Promise<TargetResult> {
+async function singleEventIngest(modelsDir: string, profileDir?: string): Promise<{ ingest: LoadFigures; cpuMsPerEvent: number | null }> {
   log('target 1: single-event ingest');
   const ingestService = await startService({
     name: 'service-ingest',
@@ -311,6 +320,10 @@ async function singleEventIngest(modelsDir: string, baseline: LoadFigures | unde
   } finally {
     await ingestService.stop(30_000);
   }
+  return { ingest, cpuMsPerEvent };
+}
+
+function ingestTarget({ ingest, cpuMsPerEvent }: { ingest: LoadFigures; cpuMsPerEvent: number | null }, baseline: LoadFigures | undefined): TargetResult {
   const ingestRatio = ratio(ingest.requestsPerSec, baseline?.requestsPerSec);
   return target(
     1,
@@ -350,7 +363,14 @@ interface ServicePhases {
 }
 
 /** Targets 2–7 share one service on one database: the bulk import first, then serving. */
-async function servicePhases(data: FareData, bulkFares: readonly BenchFare[], modelsDir: string, baselines: Baselines, profileDir: (name: string) => string | undefined): Promise<ServicePhases> {
+async function servicePhases(
+  data: FareData,
+  bulkFares: readonly BenchFare[],
+  modelsDir: string,
+  baselines: Baselines,
+  hello: BaselineServer | undefined,
+  profileDir: (name: string) => string | undefined,
+): Promise<ServicePhases> {
   const targets: TargetResult[] = [];
   log(`target 2: bulk import of ${bulkFares.length.toLocaleString('en')} rows`);
   let service = await startService({
@@ -418,8 +438,11 @@ async function servicePhases(data: FareData, bulkFares: readonly BenchFare[], mo
     if (want(3, 6)) {
       log('target 3: forecast reads');
       if (noForecast) {
+        if (hello) baselines.helloGet = await hello.measure();
         targets.push(target(3, 'Forecast reads, 50 connections', [], {}, `not measured: ${noForecast}`));
       } else {
+        log('baseline (a) before the reads: hono hello GET');
+        const before = hello ? await hello.measure() : undefined;
         const rss = sampleRss(service.pid);
         const reads = await closedLoad({
           url: service.url + randomPath(),
@@ -430,6 +453,9 @@ async function servicePhases(data: FareData, bulkFares: readonly BenchFare[], mo
           warmupSec: settings.warmupSec,
         });
         rssServing = rss.stop();
+        log('baseline (a) after the reads');
+        const after = hello ? await hello.measure() : undefined;
+        if (before && after) baselines.helloGet = mergeLoads([before, after]);
         const readRatio = ratio(reads.requestsPerSec, baselines.helloGet?.requestsPerSec);
         targets.push(
           target(
@@ -597,26 +623,6 @@ async function main(): Promise<void> {
   const bulkFares = args.order === 'time' ? inTimeOrder(data.fares) : data.fares;
   notes.push(`bulk data: ${data.fares.length.toLocaleString('en')} observations of ${data.series.length.toLocaleString('en')} series, ${args.order} order`);
 
-  if (want(3)) {
-    log('baseline (a): hono hello GET');
-    baselines.helloGet = await baselineServer('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url, serverPid) =>
-      closedLoad({ url: `${url}/hello`, connections: settings.connections, durationSec: settings.loadSec, warmupSec: settings.warmupSec, serverPid }),
-    );
-  }
-  if (want(1)) {
-    log('baseline (b): hono + zod + better-sqlite3 POST');
-    baselines.minimalIngest = await baselineServer('baseline-ingest', 'scripts/bench/ingest-server.ts', { DB_PATH: join(workDir, 'baseline-b.db') }, (url, serverPid) =>
-      closedLoad({
-        serverPid,
-        url: `${url}/events`,
-        method: 'POST',
-        nextBody: uniqueEventSource(),
-        connections: settings.connections,
-        durationSec: settings.loadSec,
-        warmupSec: settings.warmupSec,
-      }),
-    );
-  }
   if (want(2)) {
     log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
     baselines.sqliteInsert = sqliteInsertBaseline(bulkFares);
@@ -634,9 +640,43 @@ async function main(): Promise<void> {
   const profileDir = (name: string) => (args.profile ? join(profileRoot, name) : undefined);
   if (args.profile) rmSync(profileRoot, { recursive: true, force: true });
 
-  if (want(1)) targets.push(await singleEventIngest(modelsDir, baselines.minimalIngest, profileDir('1-ingest')));
   let phases: ServicePhases = { targets: [], backend: null, functionIds: [] };
-  if (want(2, 3, 4, 5, 6, 7)) phases = await servicePhases(data, bulkFares, modelsDir, baselines, profileDir);
+  const hello = want(3)
+    ? await startBaseline('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url, serverPid) => ({
+        url: `${url}/hello`,
+        connections: settings.connections,
+        durationSec: settings.loadSec,
+        warmupSec: settings.warmupSec,
+        serverPid,
+      }))
+    : undefined;
+  try {
+    if (want(1)) {
+      const minimal = await startBaseline('baseline-ingest', 'scripts/bench/ingest-server.ts', { DB_PATH: join(workDir, 'baseline-b.db') }, (url, serverPid) => ({
+        url: `${url}/events`,
+        method: 'POST',
+        nextBody: uniqueEventSource(),
+        connections: settings.connections,
+        durationSec: settings.loadSec,
+        warmupSec: settings.warmupSec,
+        serverPid,
+      }));
+      try {
+        log('baseline (b) before target 1: hono + zod + better-sqlite3 POST');
+        const before = await minimal.measure();
+        const ingest = await singleEventIngest(modelsDir, profileDir('1-ingest'));
+        log('baseline (b) after target 1');
+        const after = await minimal.measure();
+        baselines.minimalIngest = mergeLoads([before, after]);
+        targets.push(ingestTarget(ingest, baselines.minimalIngest));
+      } finally {
+        await minimal.stop();
+      }
+    }
+    if (want(2, 3, 4, 5, 6, 7)) phases = await servicePhases(data, bulkFares, modelsDir, baselines, hello, profileDir);
+  } finally {
+    await hello?.stop();
+  }
   targets.push(...phases.targets);
   targets.sort((a, b) => a.id - b.id);
   const { backend, functionIds } = phases;
@@ -678,7 +718,7 @@ async function main(): Promise<void> {
 
   const out = resolve(repoRoot, args.json!);
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(out, reportJson(report));
   process.stdout.write(`\nwritten to ${out}\n`);
 
   if (args['write-doc']) {

@@ -73,6 +73,7 @@ async function cannon(options: ClosedLoadOptions, durationSec: number): Promise<
     errors: result.errors + result.timeouts,
     durationSec: seconds,
     cpuMsPerRequest: cpuBefore !== null && cpuAfter !== null && latencies.length > 0 ? ((cpuAfter - cpuBefore) * 1000) / latencies.length : null,
+    latencies,
   };
 }
 

@@ -16,14 +16,53 @@ export interface LoadFigures {
   durationSec: number;
   /** CPU time the server process used per answered request, in ms, when known. */
   cpuMsPerRequest?: number | null;
+  /** Every answered request's latency, for merging; left out of the JSON report. */
+  latencies?: number[];
+}
+
+/** A baseline measured just before and just after the target it is compared with. */
+export interface SandwichedFigures extends LoadFigures {
+  /** req/s of the second half against the first: how much the machine drifted meanwhile. */
+  drift: number | null;
+}
+
+/**
+ * One figure from loads run apart (a baseline before and after its target): requests and
+ * durations add up, percentiles come from all latencies together, CPU time is per request overall.
+ */
+export function mergeLoads(parts: readonly LoadFigures[]): SandwichedFigures {
+  if (parts.length === 0) throw new RangeError('nothing to merge');
+  const latencies = parts.flatMap((p) => p.latencies ?? []);
+  const requests = parts.reduce((n, p) => n + p.requests, 0);
+  const durationSec = parts.reduce((n, p) => n + p.durationSec, 0);
+  const withCpu = parts.filter((p) => p.cpuMsPerRequest != null);
+  const cpuMs = withCpu.reduce((n, p) => n + p.cpuMsPerRequest! * p.requests, 0);
+  const cpuRequests = withCpu.reduce((n, p) => n + p.requests, 0);
+  return {
+    requestsPerSec: durationSec > 0 ? requests / durationSec : 0,
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    requests,
+    non2xx: parts.reduce((n, p) => n + p.non2xx, 0),
+    errors: parts.reduce((n, p) => n + p.errors, 0),
+    durationSec,
+    cpuMsPerRequest: cpuRequests > 0 ? cpuMs / cpuRequests : null,
+    latencies,
+    drift: parts.length > 1 ? ratio(parts[parts.length - 1].requestsPerSec, parts[0].requestsPerSec) : null,
+  };
+}
+
+/** The report as JSON text, without the raw latencies. */
+export function reportJson(report: BenchReport): string {
+  return `${JSON.stringify(report, (key, value) => (key === 'latencies' ? undefined : value), 2)}\n`;
 }
 
 /** The baselines measured in the same run. */
 export interface Baselines {
-  /** (a) hello-world hono GET on @hono/node-server. */
-  helloGet?: LoadFigures;
-  /** (b) hono + zod + better-sqlite3 POST of one fare event. */
-  minimalIngest?: LoadFigures;
+  /** (a) hello-world hono GET on @hono/node-server, just before and after the forecast reads. */
+  helloGet?: LoadFigures | SandwichedFigures;
+  /** (b) hono + zod + better-sqlite3 POST of one fare event, just before and after target 1. */
+  minimalIngest?: LoadFigures | SandwichedFigures;
   /** (c) raw better-sqlite3 inserts of the bulk rows in one transaction. */
   sqliteInsert?: { rows: number; seconds: number; rowsPerSec: number; cpuUsPerRow?: number | null };
 }
@@ -127,10 +166,11 @@ function formatCheck(check: Check): string {
 /** The baselines as rows of [name, figure]. */
 export function baselineRows(baselines: Baselines): [string, string][] {
   const rows: [string, string][] = [];
-  const load = (f: LoadFigures | undefined) =>
+  const load = (f: LoadFigures | SandwichedFigures | undefined) =>
     f
       ? `${formatNumber(f.requestsPerSec)} req/s, p50 ${formatNumber(f.p50Ms)} ms, p99 ${formatNumber(f.p99Ms)} ms` +
-        (f.cpuMsPerRequest != null ? `, ${formatNumber(f.cpuMsPerRequest)} CPU ms/req` : '')
+        (f.cpuMsPerRequest != null ? `, ${formatNumber(f.cpuMsPerRequest)} CPU ms/req` : '') +
+        ('drift' in f && f.drift != null ? ` (after/before ${formatNumber(f.drift)})` : '')
       : 'not measured';
   rows.push(['(a) hono hello GET', load(baselines.helloGet)]);
   rows.push(['(b) hono + zod + better-sqlite3 POST', load(baselines.minimalIngest)]);

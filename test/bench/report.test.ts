@@ -7,9 +7,11 @@ import {
   formatMarkdownReport,
   formatNumber,
   formatTable,
+  mergeLoads,
   percentile,
   ratio,
   replaceBetweenMarkers,
+  reportJson,
   scaled,
   summarize,
   target,
@@ -193,5 +195,28 @@ describe('the Markdown report', () => {
     const updated = replaceBetweenMarkers(doc, 'new table');
     expect(updated).toBe('intro\n<!-- bench:start -->\nnew table\n<!-- bench:end -->\nanalysis');
     expect(() => replaceBetweenMarkers('no markers', 'x')).toThrow(/bench:start/);
+  });
+});
+
+describe('mergeLoads', () => {
+  it('adds requests and durations, takes percentiles over all latencies and reports the drift', () => {
+    const first = { ...load(100, 0), requests: 1000, durationSec: 10, cpuMsPerRequest: 1, latencies: Array.from({ length: 1000 }, () => 1) };
+    const second = { ...load(50, 0), requests: 500, durationSec: 10, cpuMsPerRequest: 4, latencies: Array.from({ length: 500 }, () => 9) };
+    const merged = mergeLoads([first, second]);
+    expect(merged.requests).toBe(1500);
+    expect(merged.requestsPerSec).toBe(75);
+    expect(merged.p50Ms).toBe(1);
+    expect(merged.p99Ms).toBe(9);
+    expect(merged.cpuMsPerRequest).toBe(2);
+    expect(merged.drift).toBe(0.5);
+    expect(mergeLoads([first]).drift).toBeNull();
+    expect(() => mergeLoads([])).toThrow(RangeError);
+  });
+
+  it('keeps raw latencies out of the JSON report', () => {
+    const r = report({ baselines: { helloGet: { ...load(10, 1), latencies: [1, 2, 3] } } });
+    const json = reportJson(r);
+    expect(json).not.toContain('latencies');
+    expect(JSON.parse(json).baselines.helloGet.requestsPerSec).toBe(10);
   });
 });
