@@ -295,7 +295,10 @@ const wanted = new Set(
 const want = (...ids: number[]) => ids.some((id) => wanted.has(id));
 
 /** Target 1: single-event ingest on a fresh database of its own. */
-async function singleEventIngest(modelsDir: string, profileDir?: string): Promise<{ ingest: LoadFigures; cpuMsPerEvent: number | null }> {
+async function singleEventIngest(
+  modelsDir: string,
+  profileDir?: string,
+): Promise<{ ingest: LoadFigures; cpuMsPerEvent: number | null; eventsPerInvocation: Record<string, number> }> {
   log('target 1: single-event ingest');
   const ingestService = await startService({
     name: 'service-ingest',
@@ -306,24 +309,34 @@ async function singleEventIngest(modelsDir: string, profileDir?: string): Promis
   });
   let ingest: LoadFigures;
   let cpuMsPerEvent: number | null = null;
+  const eventsPerInvocation: Record<string, number> = {};
   try {
     const events = uniqueEventSource();
     const load = { url: `${ingestService.url}/v1/events`, method: 'POST' as const, nextBody: events, connections: settings.connections, serverPid: ingestService.pid };
     await closedLoad({ ...load, durationSec: settings.warmupSec });
     await untilDrained(ingestService.url, 60_000);
+    const invocationsBefore = await functionLags(ingestService.url);
     const cpuBefore = cpuSeconds(ingestService.pid);
     ingest = await closedLoad({ ...load, durationSec: settings.loadSec });
     // The functions these events trigger run in the same process: their CPU is part of the cost.
     const drained = await untilDrained(ingestService.url, 60_000);
     const cpuAfter = cpuSeconds(ingestService.pid);
     if (drained !== undefined && cpuBefore !== null && cpuAfter !== null) cpuMsPerEvent = ((cpuAfter - cpuBefore) * 1000) / ingest.requests;
+    // Events per invocation: each invocation is one transaction, so this is how well commits were shared.
+    for (const fn of await functionLags(ingestService.url)) {
+      const invocations = fn.invocations - (invocationsBefore.find((f) => f.id === fn.id)?.invocations ?? 0);
+      if (invocations > 0) eventsPerInvocation[fn.id] = ingest.requests / invocations;
+    }
   } finally {
     await ingestService.stop(30_000);
   }
-  return { ingest, cpuMsPerEvent };
+  return { ingest, cpuMsPerEvent, eventsPerInvocation };
 }
 
-function ingestTarget({ ingest, cpuMsPerEvent }: { ingest: LoadFigures; cpuMsPerEvent: number | null }, baseline: LoadFigures | undefined): TargetResult {
+function ingestTarget(
+  { ingest, cpuMsPerEvent, eventsPerInvocation }: { ingest: LoadFigures; cpuMsPerEvent: number | null; eventsPerInvocation: Record<string, number> },
+  baseline: LoadFigures | undefined,
+): TargetResult {
   const ingestRatio = ratio(ingest.requestsPerSec, baseline?.requestsPerSec);
   return target(
     1,
@@ -340,6 +353,7 @@ function ingestTarget({ ingest, cpuMsPerEvent }: { ingest: LoadFigures; cpuMsPer
       cpuMsPerRequest: ingest.cpuMsPerRequest ?? null,
       cpuMsPerEventWithFunctions: cpuMsPerEvent,
       cpuRatio: ratio(baseline?.cpuMsPerRequest, cpuMsPerEvent),
+      ...Object.fromEntries(Object.entries(eventsPerInvocation).map(([id, n]) => [`eventsPerInvocation.${id}`, n])),
     },
   );
 }
