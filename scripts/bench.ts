@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, type BenchFare, type FareData } from './bench/data.js';
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
 import { closedLoad, type ClosedLoadOptions } from './bench/load.js';
-import { formatFrames, summarizeProfiles, type Frame } from './bench/profile.js';
+import { formatFrames, formatProfilesMarkdown, summarizeProfiles, type Frame } from './bench/profile.js';
 import { cpuSeconds, freePort, installCleanup, rssMb, sleep, spawnNode, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
@@ -719,8 +719,9 @@ async function main(): Promise<void> {
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   process.stdout.write(`\n${formatTable(report)}\n`);
 
+  let profiles: Record<string, { file: string; frames: Frame[] }[]> | undefined;
   if (args.profile) {
-    const profiles: Record<string, { file: string; frames: Frame[] }[]> = {};
+    profiles = {};
     for (const name of ['1-ingest', '2-import', '3-6-serving', '7-start']) {
       profiles[name] = summarizeProfiles(join(profileRoot, name));
       for (const p of profiles[name]) {
@@ -737,8 +738,15 @@ async function main(): Promise<void> {
 
   if (args['write-doc']) {
     const doc = resolve(repoRoot, 'docs/performance.md');
-    writeFileSync(doc, replaceBetweenMarkers(readFileSync(doc, 'utf8'), formatMarkdownReport(report)));
-    process.stdout.write(`tables written into ${doc}\n`);
+    let text = readFileSync(doc, 'utf8');
+    if (profiles) {
+      // A profiled run is slower: it fills the profiles section only, never the results.
+      text = replaceBetweenMarkers(text, formatProfilesMarkdown(profiles, `Profiled run of ${report.date.slice(0, 16).replace('T', ' ')} UTC, \`${command}\`.`), 'profiles');
+    } else {
+      text = replaceBetweenMarkers(text, formatMarkdownReport(report));
+    }
+    writeFileSync(doc, text);
+    process.stdout.write(`written into ${doc}\n`);
   }
 
   if (args.compare) {

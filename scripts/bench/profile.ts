@@ -78,3 +78,16 @@ export function formatFrames(frames: readonly Frame[]): string[] {
     (f) => `${(f.share * 100).toFixed(1).padStart(5)}%  ${f.selfMs.toFixed(0).padStart(7)} ms  ${f.name}  ${f.location}`,
   );
 }
+
+/** Profile summaries as Markdown: one table of top frames per phase. */
+export function formatProfilesMarkdown(profiles: Record<string, { file: string; frames: Frame[] }[]>, heading: string): string {
+  const lines = [heading, ''];
+  for (const [phase, files] of Object.entries(profiles)) {
+    for (const { frames } of files) {
+      lines.push(`Phase \`${phase}\`:`, '', '| share | self ms | function | where |', '| ---: | ---: | --- | --- |');
+      for (const f of frames) lines.push(`| ${(f.share * 100).toFixed(1)}% | ${f.selfMs.toFixed(0)} | \`${f.name}\` | ${f.location || '(native)'} |`);
+      lines.push('');
+    }
+  }
+  return lines.join('\n').trimEnd();
+}

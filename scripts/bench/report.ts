@@ -316,13 +316,15 @@ export function formatMarkdownReport(report: BenchReport): string {
   return lines.join('\n');
 }
 
-export const DOC_START = '<!-- bench:start -->';
-export const DOC_END = '<!-- bench:end -->';
-
-/** Replaces what lies between the bench markers of a document; throws when they are missing. */
-export function replaceBetweenMarkers(document: string, content: string): string {
-  const start = document.indexOf(DOC_START);
-  const end = document.indexOf(DOC_END);
-  if (start < 0 || end < start) throw new Error(`the document has no ${DOC_START} … ${DOC_END} section`);
-  return `${document.slice(0, start + DOC_START.length)}\n${content}\n${document.slice(end)}`;
+/**
+ * Replaces what lies between `<!-- name:start -->` and `<!-- name:end -->` in a document;
+ * throws when the markers are missing.
+ */
+export function replaceBetweenMarkers(document: string, content: string, name = 'bench'): string {
+  const open = `<!-- ${name}:start -->`;
+  const close = `<!-- ${name}:end -->`;
+  const start = document.indexOf(open);
+  const end = document.indexOf(close);
+  if (start < 0 || end < start) throw new Error(`the document has no ${open} … ${close} section`);
+  return `${document.slice(0, start + open.length)}\n${content}\n${document.slice(end)}`;
 }

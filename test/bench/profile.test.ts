@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shortLocation, topFrames, type CpuProfile } from '../../scripts/bench/profile.js';
+import { formatProfilesMarkdown, shortLocation, topFrames, type CpuProfile } from '../../scripts/bench/profile.js';
 
 const frame = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 9 } });
 
@@ -32,5 +32,17 @@ describe('shortLocation', () => {
     expect(shortLocation('file:///x/src/db/runtime-storage.ts', 41)).toBe('src/db/runtime-storage.ts');
     expect(shortLocation('node:internal/streams/readable', 2)).toBe('node:internal/streams/readable:3');
     expect(shortLocation('', 0)).toBe('');
+  });
+});
+
+describe('formatProfilesMarkdown', () => {
+  it('writes one table per phase with share, self time, name and place', () => {
+    const md = formatProfilesMarkdown(
+      { '2-import': [{ file: 'x.cpuprofile', frames: [{ name: 'append', location: 'src/db/runtime-storage.ts', selfMs: 1234.4, share: 0.146 }, { name: '(garbage collector)', location: '', selfMs: 99, share: 0.01 }] }] },
+      'Profiled run.',
+    );
+    expect(md).toContain('Phase `2-import`:');
+    expect(md).toContain('| 14.6% | 1234 | `append` | src/db/runtime-storage.ts |');
+    expect(md).toContain('| 1.0% | 99 | `(garbage collector)` | (native) |');
   });
 });

@@ -195,6 +195,9 @@ describe('the Markdown report', () => {
     const updated = replaceBetweenMarkers(doc, 'new table');
     expect(updated).toBe('intro\n<!-- bench:start -->\nnew table\n<!-- bench:end -->\nanalysis');
     expect(() => replaceBetweenMarkers('no markers', 'x')).toThrow(/bench:start/);
+    const two = `${doc}\n<!-- profiles:start -->\n<!-- profiles:end -->`;
+    expect(replaceBetweenMarkers(two, 'frames', 'profiles')).toContain('<!-- profiles:start -->\nframes\n<!-- profiles:end -->');
+    expect(replaceBetweenMarkers(two, 'frames', 'profiles')).toContain('old table');
   });
 });
 
