@@ -5,9 +5,8 @@ import type {
   ForecastSummary,
   Recommendation,
   RouteSummary,
-  StoredForecast,
+  ForecastCore,
 } from '../forecast/types.js';
-import { decodePoints } from './stores.js';
 
 interface SummaryRow {
   as_of: number;
@@ -18,7 +17,10 @@ interface SummaryRow {
 
 interface ReadRow {
   payload: string;
+  outlook: Buffer;
   as_of: number;
+  revision: number;
+  observations: number | null;
   points: Buffer | null;
 }
 
@@ -44,6 +46,17 @@ interface DepartureRow {
   payload: string | null;
 }
 
+/** Packed Float64s as a Buffer (little-endian, as the series points are stored). */
+function packPrices(prices: Float64Array): Buffer {
+  return Buffer.from(prices.buffer, prices.byteOffset, prices.byteLength);
+}
+
+/** A Float64Array over a stored blob, copied only when the blob is not 8-byte aligned. */
+function unpackFloats(blob: Buffer): Float64Array {
+  if (blob.byteOffset % 8 === 0) return new Float64Array(blob.buffer, blob.byteOffset, blob.byteLength / 8);
+  return new Float64Array(Uint8Array.from(blob).buffer);
+}
+
 /** The last price of packed (epoch ms, price) Float64 pairs, without decoding them all. */
 function lastPrice(points: Buffer): number {
   return points.byteLength >= 16 ? points.readDoubleLE(points.byteLength - 8) : Number.NaN;
@@ -60,17 +73,21 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
   // A late event (older asOf) never replaces a newer forecast, whatever the caller checked before.
   const upsert = sqlite.prepare(
     `INSERT INTO forecasts (series, origin, destination, departure_date, as_of, recommendation,
-       probability_cheaper_later, expected_lowest_price, payload, model_version)
+       probability_cheaper_later, expected_lowest_price, payload, outlook, model_version)
      VALUES (@series, @origin, @destination, @departureDate, @asOf, @recommendation,
-       @probabilityCheaperLater, @expectedLowestPrice, @payload, @modelVersion)
+       @probabilityCheaperLater, @expectedLowestPrice, @payload, @outlook, @modelVersion)
      ON CONFLICT(series) DO UPDATE SET as_of = excluded.as_of, recommendation = excluded.recommendation,
        probability_cheaper_later = excluded.probability_cheaper_later,
        expected_lowest_price = excluded.expected_lowest_price, payload = excluded.payload,
-       model_version = excluded.model_version
+       outlook = excluded.outlook, model_version = excluded.model_version, revision = forecasts.revision + 1
      WHERE excluded.as_of >= forecasts.as_of`,
   );
   const readOne = sqlite.prepare(
-    `SELECT f.payload, f.as_of, s.points FROM forecasts f LEFT JOIN series s ON s.key = f.series WHERE f.series = ?`,
+    `SELECT f.payload, f.outlook, f.as_of, f.revision, s.observations, s.points
+     FROM forecasts f LEFT JOIN series s ON s.key = f.series WHERE f.series = ?`,
+  );
+  const stampOne = sqlite.prepare(
+    'SELECT f.revision, s.observations FROM forecasts f LEFT JOIN series s ON s.key = f.series WHERE f.series = ?',
   );
   const routes = sqlite.prepare(
     `SELECT s.origin, s.destination, s.currency, count(*) AS series, sum(s.observations) AS observations,
@@ -106,7 +123,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
       return out;
     },
     save(records) {
-      for (const { series, asOfMs, forecast } of records) {
+      for (const { series, asOfMs, core: forecast, outlookPrices } of records) {
         upsert.run({
           series,
           origin: forecast.origin,
@@ -117,6 +134,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
           probabilityCheaperLater: forecast.probabilityCheaperLater,
           expectedLowestPrice: forecast.expectedLowestPrice,
           payload: JSON.stringify(forecast),
+          outlook: packPrices(outlookPrices),
           modelVersion: forecast.model.version,
         });
       }
@@ -124,7 +142,18 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
     read(series) {
       const row = readOne.get(series) as ReadRow | undefined;
       if (!row) return undefined;
-      return { json: row.payload, asOfMs: row.as_of, points: row.points ? decodePoints(row.points) : [] };
+      return {
+        coreJson: row.payload,
+        outlookPrices: unpackFloats(row.outlook),
+        asOfMs: row.as_of,
+        revision: row.revision,
+        observations: row.observations ?? 0,
+        points: row.points ? unpackFloats(row.points) : new Float64Array(0),
+      };
+    },
+    stamp(series) {
+      const row = stampOne.get(series) as { revision: number; observations: number | null } | undefined;
+      return row ? { revision: row.revision, observations: row.observations ?? 0 } : undefined;
     },
     routes() {
       return (routes.all() as RouteRow[]).map(
@@ -144,7 +173,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
     departures({ origin, destination, from, to, limit }) {
       const rows = departures.all({ origin, destination, from: from ?? '0000-01-01', to: to ?? '9999-12-31', limit }) as DepartureRow[];
       return rows.map((r): DepartureSummary => {
-        const forecast = r.payload ? (JSON.parse(r.payload) as StoredForecast) : undefined;
+        const forecast = r.payload ? (JSON.parse(r.payload) as ForecastCore) : undefined;
         return {
           departureDate: r.departure_date,
           series: r.key,

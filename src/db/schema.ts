@@ -95,8 +95,15 @@ export const forecasts = sqliteTable(
     recommendation: text('recommendation').notNull(),
     probabilityCheaperLater: real('probability_cheaper_later').notNull(),
     expectedLowestPrice: real('expected_lowest_price').notNull(),
+    /** The forecast without its outlook, as JSON. */
     payload: text('payload').notNull(),
+    /** The outlook's expected prices as packed Float64s, tomorrow first: most of a forecast's size. */
+    outlook: blob('outlook', { mode: 'buffer' })
+      .notNull()
+      .default(sql`x''`),
     modelVersion: text('model_version').notNull(),
+    /** Bumped on every write, so a reader can tell its cached rendering is stale. */
+    revision: integer('revision').notNull().default(0),
   },
   (t) => [index('forecasts_route_departure').on(t.origin, t.destination, t.departureDate)],
 );

@@ -10,9 +10,9 @@ import {
 } from '../model/features.js';
 import type { FareModel, Prediction } from '../model/predictor.js';
 import { roundMoney, roundProbability } from './money.js';
-import { outlookOf } from './outlook.js';
+import { expandOutlook, outlookPricesOf } from './outlook.js';
 import { priceLevelOf } from './price-level.js';
-import type { PriceRange, Recommendation, StoredForecast } from './types.js';
+import type { ForecastCore, PriceRange, Recommendation, StoredForecast } from './types.js';
 
 /** The route and departure date a series key names, e.g. `BCN-BUD-2016-04-20`. */
 export function parseSeriesKey(series: string): { origin: string; destination: string; departureDate: string } {
@@ -69,11 +69,15 @@ export interface ForecastInput {
 
 /**
  * Builds the public forecast (without history) of a series from its latest
- * observation's features, the model's prediction and the route's statistics.
+ * observation's features, the model's prediction and the route's statistics, in
+ * the two parts it is stored as: the core and the packed outlook prices.
  * Pure: the same inputs always give the same forecast. On the departure day no
  * later price exists, so the answer is buy, with the current price as the lowest.
  */
-export function assembleForecast({ row, prediction, model, routeStats }: ForecastInput): StoredForecast {
+export function assembleForecastParts({ row, prediction, model, routeStats }: ForecastInput): {
+  core: ForecastCore;
+  outlookPrices: Float64Array;
+} {
   const { origin, destination, departureDate } = parseSeriesKey(row.series);
   const currentPrice = roundMoney(row.price);
   const departed = row.daysBefore <= 0;
@@ -81,7 +85,7 @@ export function assembleForecast({ row, prediction, model, routeStats }: Forecas
   const lowest = lowestPriceOf(row.price, departed ? { q10: 1, q50: 1, q90: 1 } : prediction.lowestRatio);
   // The freshest statistics know the most; the row's range (from before this event) is the fallback.
   const typical = roundRange((routeStats && typicalRange(routeStats, row.daysBefore)) ?? row.typicalRange);
-  return {
+  const core: ForecastCore = {
     origin,
     destination,
     departureDate,
@@ -96,9 +100,15 @@ export function assembleForecast({ row, prediction, model, routeStats }: Forecas
     lowestPriceRange: lowest.lowestPriceRange,
     priceLevel: priceLevelOf(currentPrice, typical),
     typicalPriceRange: typical,
-    outlook: outlookOf({ departureDate, daysBefore: row.daysBefore, currentPrice: row.price, routeStats }),
     model: { version: model.version, trainedAt: model.trainedAt },
   };
+  return { core, outlookPrices: outlookPricesOf({ daysBefore: row.daysBefore, currentPrice: row.price, routeStats }) };
+}
+
+/** {@link assembleForecastParts} as one object. */
+export function assembleForecast(input: ForecastInput): StoredForecast {
+  const { core, outlookPrices } = assembleForecastParts(input);
+  return { ...core, outlook: expandOutlook(outlookPrices) };
 }
 
 /**

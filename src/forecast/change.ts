@@ -1,4 +1,4 @@
-import type { ForecastSummary, Recommendation, StoredForecast } from './types.js';
+import type { ForecastCore, ForecastSummary, Recommendation } from './types.js';
 
 /** A change of the expected lowest price above this share of the previous one is news. */
 export const LOWEST_PRICE_CHANGE_RATIO = 0.01;
@@ -31,7 +31,7 @@ export interface ForecastUpdated {
  * noise on cheap fares nor 1% of a large HUF fare counts alone). Returns the reasons,
  * empty when nothing meaningful changed.
  */
-export function meaningfulChanges(previous: ForecastSummary | undefined, next: StoredForecast): ForecastUpdated['reasons'] {
+export function meaningfulChanges(previous: ForecastSummary | undefined, next: ForecastCore): ForecastUpdated['reasons'] {
   if (!previous) return ['first'];
   const reasons: ForecastUpdated['reasons'] = [];
   if (previous.recommendation !== next.recommendation) reasons.push('recommendation');
@@ -45,7 +45,7 @@ export function meaningfulChanges(previous: ForecastSummary | undefined, next: S
 /** The `forecast.updated` payload for a new forecast of `series`. */
 export function forecastUpdatedOf(
   series: string,
-  next: StoredForecast,
+  next: ForecastCore,
   previous: ForecastSummary | undefined,
   reasons: ForecastUpdated['reasons'],
 ): ForecastUpdated {

@@ -2,8 +2,6 @@ import { DAYS_BEFORE_BUCKETS, routeTrend, typicalRange, type RouteStats } from '
 import { roundMoney } from './money.js';
 import type { OutlookPoint } from './types.js';
 
-const DAY_MS = 86_400_000;
-
 /**
  * How many days it takes for the outlook to move most of the way from the current
  * price to the route's typical curve. Fares are sticky (on most days they do not
@@ -25,66 +23,74 @@ function bucketCentres(): number[] {
 const CENTRES = bucketCentres();
 
 /**
- * The route's typical log-price change from `fromDaysBefore` to each remaining day,
- * interpolated linearly between bucket centres so the curve has no steps. Buckets
- * without enough data are left out; with fewer than one known bucket besides the
- * current one the curve is flat (0).
+ * The route's typical log-price change from `fromDaysBefore`, as knots (days-before,
+ * log change) at bucket centres, to interpolate linearly between them so the curve has
+ * no steps. Buckets without enough data are left out. Empty (a flat curve) when the
+ * current bucket or all others are unknown.
  */
-function typicalCurve(stats: RouteStats | undefined, fromDaysBefore: number): (daysBefore: number) => number {
-  if (!stats || typicalRange(stats, fromDaysBefore) === null) return () => 0;
-  // Knots: (days-before, log change from now), from the route's typical curve.
+function typicalKnots(stats: RouteStats | undefined, fromDaysBefore: number): { d: number; v: number }[] {
+  if (!stats || typicalRange(stats, fromDaysBefore) === null) return [];
   const knots: { d: number; v: number }[] = [];
   for (const centre of CENTRES) {
     if (typicalRange(stats, centre) !== null) knots.push({ d: centre, v: routeTrend(stats, fromDaysBefore, centre) });
   }
-  if (knots.length < 2) return () => 0;
-  const at = (d: number): number => {
-    if (d <= knots[0].d) return knots[0].v;
-    const last = knots[knots.length - 1];
-    if (d >= last.d) return last.v;
-    let i = 1;
-    while (knots[i].d < d) i++;
-    const a = knots[i - 1];
-    const b = knots[i];
-    return a.v + ((b.v - a.v) * (d - a.d)) / (b.d - a.d);
-  };
-  // Anchor the interpolated curve at today, so day 0 of the outlook starts at the current price.
-  const today = at(fromDaysBefore);
-  return (d) => at(d) - today;
+  return knots.length < 2 ? [] : knots;
 }
+
+/** The linear interpolation of `knots` at `d`, flat beyond the first and last knot. */
+function interpolate(knots: readonly { d: number; v: number }[], d: number): number {
+  if (d <= knots[0].d) return knots[0].v;
+  const last = knots[knots.length - 1];
+  if (d >= last.d) return last.v;
+  let i = 1;
+  while (knots[i].d < d) i++;
+  const a = knots[i - 1];
+  const b = knots[i];
+  return a.v + ((b.v - a.v) * (d - a.d)) / (b.d - a.d);
+}
+
+// w(h) = 1 − exp(−h / 7) for h days ahead, computed once: every forecast uses them.
+const MAX_TABULATED_DAYS = 800;
+const WEIGHTS = Float64Array.from({ length: MAX_TABULATED_DAYS + 1 }, (_, h) => 1 - Math.exp(-h / OUTLOOK_PERSISTENCE_DAYS));
+const weightOf = (h: number) => (h <= MAX_TABULATED_DAYS ? WEIGHTS[h] : 1);
 
 /**
  * The expected price on each remaining day before departure, from tomorrow down to
- * the departure day:
+ * the departure day, packed in order (the first is tomorrow's):
  *
  *   expectedPrice(d) = currentPrice × exp(w(h) × trend(d)),  w(h) = 1 − exp(−h / 7)
  *
  * where trend(d) is the route's typical log-price change from today's days-before to
  * d (its mean log price per days-before bucket, {@link routeTrend}, interpolated
- * between bucket centres) and h = daysBefore − d is how far ahead the day is. So the
- * outlook starts at the current price and bends towards the route's usual price
- * movement. It is a typical path, not a prediction of this fare's lowest price:
- * that is expectedLowestPrice, from the model.
+ * between bucket centres and anchored at today) and h = daysBefore − d is how far
+ * ahead the day is. So the outlook starts at the current price and bends towards the
+ * route's usual price movement. It is a typical path, not a prediction of this fare's
+ * lowest price: that is expectedLowestPrice, from the model.
  */
-export function outlookOf(input: {
-  departureDate: string;
+export function outlookPricesOf(input: {
   daysBefore: number;
   currentPrice: number;
   routeStats: RouteStats | undefined;
-}): OutlookPoint[] {
-  const { departureDate, daysBefore, currentPrice } = input;
-  if (daysBefore <= 0) return [];
-  const trend = typicalCurve(input.routeStats, daysBefore);
-  const departureMs = Date.parse(`${departureDate}T00:00:00Z`);
-  const points: OutlookPoint[] = [];
+}): Float64Array {
+  const { daysBefore, currentPrice } = input;
+  if (daysBefore <= 0) return new Float64Array(0);
+  const knots = typicalKnots(input.routeStats, daysBefore);
+  const today = knots.length > 0 ? interpolate(knots, daysBefore) : 0;
+  const prices = new Float64Array(daysBefore);
   for (let d = daysBefore - 1; d >= 0; d--) {
-    const ahead = daysBefore - d;
-    const weight = 1 - Math.exp(-ahead / OUTLOOK_PERSISTENCE_DAYS);
-    points.push({
-      daysBefore: d,
-      date: new Date(departureMs - d * DAY_MS).toISOString().slice(0, 10),
-      expectedPrice: roundMoney(currentPrice * Math.exp(weight * trend(d))),
-    });
+    const trend = knots.length > 0 ? interpolate(knots, d) - today : 0;
+    prices[daysBefore - 1 - d] = roundMoney(trend === 0 ? currentPrice : currentPrice * Math.exp(weightOf(daysBefore - d) * trend));
   }
-  return points;
+  return prices;
+}
+
+/** The outlook points of packed prices: point i is for daysBefore n − 1 − i, down to 0. */
+export function expandOutlook(prices: ArrayLike<number>): OutlookPoint[] {
+  const n = prices.length;
+  return Array.from({ length: n }, (_, i) => ({ daysBefore: n - 1 - i, expectedPrice: prices[i] }));
+}
+
+/** {@link outlookPricesOf} as outlook points. */
+export function outlookOf(input: { daysBefore: number; currentPrice: number; routeStats: RouteStats | undefined }): OutlookPoint[] {
+  return expandOutlook(outlookPricesOf(input));
 }

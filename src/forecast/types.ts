@@ -16,8 +16,6 @@ export interface PriceRange {
 export interface OutlookPoint {
   /** Whole days before departure (0 on the departure day). */
   daysBefore: number;
-  /** The calendar day (UTC) this point is for, YYYY-MM-DD. */
-  date: string;
   expectedPrice: number;
 }
 
@@ -61,11 +59,18 @@ export interface Forecast extends StoredForecast {
   history: HistoryPoint[];
 }
 
-/** A stored forecast with the series it belongs to and its asOf as epoch ms. */
+/** A forecast without its outlook: the part stored as JSON. */
+export type ForecastCore = Omit<StoredForecast, 'outlook'>;
+
+/**
+ * A forecast as predict stores it: its core as JSON and the outlook as packed prices
+ * (the outlook is most of a forecast's size; point i is for daysBefore n − 1 − i).
+ */
 export interface ForecastRecord {
   series: string;
   asOfMs: number;
-  forecast: StoredForecast;
+  core: ForecastCore;
+  outlookPrices: Float64Array;
 }
 
 /** What change detection needs of the stored forecast of a series. */
@@ -76,13 +81,22 @@ export interface ForecastSummary {
   modelVersion: string;
 }
 
-/** A stored forecast ready to serve: its JSON (without history) and the series' prices. */
-export interface ForecastRead {
-  /** The StoredForecast as JSON text, exactly as saved. */
-  json: string;
+/** A stored forecast ready to serve: its core JSON, its outlook and the series' prices. */
+export interface ForecastRead extends ForecastStamp {
+  /** The ForecastCore as JSON text, exactly as saved. */
+  coreJson: string;
+  outlookPrices: Float64Array;
   asOfMs: number;
-  /** The series' observed prices in time order (epoch ms, price). */
-  points: { t: number; p: number }[];
+  /** The series' observed prices in time order, packed as (epoch ms, price) pairs. */
+  points: Float64Array;
+}
+
+/** What identifies one rendering of a stored forecast: it changes whenever the forecast or its series does. */
+export interface ForecastStamp {
+  /** Bumped on every write of the forecast. */
+  revision: number;
+  /** Observations of the series, late ones included. */
+  observations: number;
 }
 
 /** One route as GET /v1/routes lists it. */
@@ -133,6 +147,8 @@ export interface ForecastStore {
   save(records: Iterable<ForecastRecord>): void;
   /** The stored forecast of a series and its price history, or undefined when none is stored. */
   read(series: string): ForecastRead | undefined;
+  /** Only the stamp of the stored forecast: a cheap check whether a cached rendering is current. */
+  stamp(series: string): ForecastStamp | undefined;
   /** Every route with observations, with counts. */
   routes(): RouteSummary[];
   /** The departures of a route between two dates (inclusive, YYYY-MM-DD), in date order. */

@@ -1,5 +1,5 @@
 import { FEATURES_EXTRACTED, FORECAST_UPDATED } from '../events/catalog.js';
-import { assembleForecast, parseSeriesKey } from '../forecast/assemble.js';
+import { assembleForecastParts, parseSeriesKey } from '../forecast/assemble.js';
 import { forecastUpdatedOf, meaningfulChanges } from '../forecast/change.js';
 import type { ForecastRecord } from '../forecast/types.js';
 import { routeStatsKeyOf, type FeatureRow } from '../model/features.js';
@@ -51,21 +51,21 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
 
     const records: ForecastRecord[] = fresh.map(({ event, asOfMs }, i) => {
       const row = event.payload;
-      const forecast = assembleForecast({
+      const { core, outlookPrices } = assembleForecastParts({
         row,
         prediction: predictions[i],
         model,
         routeStats: routeStats.get(routeStatsKeyOf({ ...parseSeriesKey(row.series), currency: row.currency })),
       });
       const previous = stored.get(event.series);
-      const reasons = meaningfulChanges(previous, forecast);
+      const reasons = meaningfulChanges(previous, core);
       if (reasons.length > 0) {
         emit(
-          { type: FORECAST_UPDATED, series: event.series, time: event.time, payload: forecastUpdatedOf(event.series, forecast, previous, reasons) },
+          { type: FORECAST_UPDATED, series: event.series, time: event.time, payload: forecastUpdatedOf(event.series, core, previous, reasons) },
           event,
         );
       }
-      return { series: event.series, asOfMs, forecast };
+      return { series: event.series, asOfMs, core, outlookPrices };
     });
     effect(() => deps.forecasts.save(records));
   },

@@ -2,7 +2,9 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context, TypedResponse } from 'hono';
 import { FareEventInput, routeKeyOf, seriesKeyOf } from '../events/fare-event.js';
 import { AppError } from '../errors.js';
-import { assembleForecast, latestFeatureRow } from '../forecast/assemble.js';
+import { assembleForecastParts, latestFeatureRow } from '../forecast/assemble.js';
+import { forecastJson, packPoints } from '../forecast/json.js';
+import { createRenderCache } from '../forecast/render-cache.js';
 import { routeStatsKeyOf } from '../model/features.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
@@ -50,13 +52,7 @@ export const ForecastSchema = z
       description: 'The middle half (25th to 75th percentile) of the route’s prices at this many days before departure, in this currency. Null while unknown.',
     }),
     outlook: z
-      .array(
-        z.object({
-          daysBefore: z.number().int(),
-          date: z.string().openapi({ description: 'The day, YYYY-MM-DD.' }),
-          expectedPrice: z.number(),
-        }),
-      )
+      .array(z.object({ daysBefore: z.number().int(), expectedPrice: z.number() }))
       .openapi({
         description:
           'The expected price on each remaining day, from the day after asOf down to the departure day (daysBefore 0): the current price bent towards the route’s typical price curve, price × exp((1 − e^(−h/7)) × trend), where trend is the route’s typical log-price change to that day and h the days ahead. Empty on the departure day.',
@@ -96,17 +92,6 @@ const getForecast = createRoute({
   },
 });
 
-/** The history as JSON text, only points up to asOf, without building an intermediate array. */
-function historyJson(points: readonly { t: number; p: number }[], asOfMs: number): string {
-  let out = '[';
-  for (const { t, p } of points) {
-    if (t > asOfMs) break;
-    if (out.length > 1) out += ',';
-    out += `{"observedAt":"${new Date(t).toISOString()}","price":${p}}`;
-  }
-  return `${out}]`;
-}
-
 const JSON_HEADERS = { 'content-type': 'application/json; charset=UTF-8' } as const;
 
 /**
@@ -122,14 +107,22 @@ type ForecastBody = z.infer<typeof ForecastSchema>;
 export function registerForecast(app: App, deps: AppDeps): void {
   const { forecasts, series, routes, model: models } = deps.functionDeps;
   app.use('/v1/forecast', requireScope('read', deps.auth));
+  // Rendered responses, checked against the stored forecast's stamp on every request.
+  const rendered = createRenderCache();
   app.openapi(getForecast, (c) => {
     const query = c.req.valid('query');
     const key = seriesKeyOf(query);
-    const stored = forecasts.read(key);
-    if (stored) {
-      // The stored JSON is served as is; only the history is added.
-      const body = `${stored.json.slice(0, -1)},"history":${historyJson(stored.points, stored.asOfMs)}}`;
-      return prebuiltJson<ForecastBody>(c, body);
+    const stamp = forecasts.stamp(key);
+    if (stamp) {
+      const cached = rendered.get(key, stamp);
+      if (cached !== undefined) return prebuiltJson<ForecastBody>(c, cached);
+      const stored = forecasts.read(key);
+      if (stored) {
+        // The stored core JSON is served as is, with the outlook and history spliced in as text.
+        const body = forecastJson(stored.coreJson, stored.outlookPrices, stored.points, stored.asOfMs);
+        rendered.set(key, stored, body);
+        return prebuiltJson<ForecastBody>(c, body);
+      }
     }
     const state = series.load([key]).get(key);
     if (!state || state.points.length === 0) {
@@ -142,9 +135,8 @@ export function registerForecast(app: App, deps: AppDeps): void {
     const stats = routes.load([routeStatsKeyOf(state)]).get(routeStatsKeyOf(state));
     const row = latestFeatureRow(state, stats);
     const [prediction] = model.predict([row.vector]);
-    const forecast = assembleForecast({ row, prediction, model, routeStats: stats });
+    const { core, outlookPrices } = assembleForecastParts({ row, prediction, model, routeStats: stats });
     const last = state.points[state.points.length - 1].t;
-    const body = `${JSON.stringify(forecast).slice(0, -1)},"history":${historyJson(state.points, last)}}`;
-    return prebuiltJson<ForecastBody>(c, body);
+    return prebuiltJson<ForecastBody>(c, forecastJson(JSON.stringify(core), outlookPrices, packPoints(state.points), last));
   });
 }

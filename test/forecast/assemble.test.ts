@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assembleForecast, lowestPriceOf, parseSeriesKey, recommend } from '../../src/forecast/assemble.js';
+import { assembleForecast, assembleForecastParts, lowestPriceOf, parseSeriesKey, recommend } from '../../src/forecast/assemble.js';
+import { forecastJson, packPoints } from '../../src/forecast/json.js';
 import { meaningfulChanges } from '../../src/forecast/change.js';
 import { roundMoney } from '../../src/forecast/money.js';
 import { outlookOf } from '../../src/forecast/outlook.js';
@@ -110,17 +111,16 @@ describe('priceLevelOf', () => {
 
 describe('outlookOf', () => {
   it('has one point per remaining day, in date order down to the departure day', () => {
-    const outlook = outlookOf({ departureDate: '2016-04-20', daysBefore: 5, currentPrice: 50, routeStats: undefined });
+    const outlook = outlookOf({ daysBefore: 5, currentPrice: 50, routeStats: undefined });
     expect(outlook.map((p) => p.daysBefore)).toEqual([4, 3, 2, 1, 0]);
-    expect(outlook.map((p) => p.date)).toEqual(['2016-04-16', '2016-04-17', '2016-04-18', '2016-04-19', '2016-04-20']);
     // Without route statistics there is no typical movement: the price stays.
     expect(outlook.every((p) => p.expectedPrice === 50)).toBe(true);
-    expect(outlookOf({ departureDate: '2016-04-20', daysBefore: 0, currentPrice: 50, routeStats: undefined })).toEqual([]);
+    expect(outlookOf({ daysBefore: 0, currentPrice: 50, routeStats: undefined })).toEqual([]);
   });
 
   it('bends from the current price towards the route’s typical movement', () => {
     const stats = routeStatsRising(40, 120);
-    const outlook = outlookOf({ departureDate: '2016-04-20', daysBefore: 60, currentPrice: 50, routeStats: stats });
+    const outlook = outlookOf({ daysBefore: 60, currentPrice: 50, routeStats: stats });
     expect(outlook).toHaveLength(60);
     const prices = outlook.map((p) => p.expectedPrice);
     // Starts near today's price, rises as the route's prices do, and never decreases.
@@ -191,6 +191,31 @@ describe('assembleForecast', () => {
     });
     expect(forecast.typicalPriceRange).toEqual({ low: 80.12, high: 100 });
     expect(forecast.priceLevel).toBe('low');
+  });
+
+  it('is served as JSON text equal to the assembled object plus history', () => {
+    const input = {
+      row: row({ price: 71.5 }),
+      prediction: { probabilityCheaperLater: 0.3, lowestRatio: { q10: 0.8, q50: 0.9, q90: 0.99 } },
+      model: MODEL,
+      routeStats: routeStatsRising(40, 120),
+    };
+    const { core, outlookPrices } = assembleForecastParts(input);
+    const asOfMs = Date.parse(input.row.observedAt);
+    const points = [
+      { t: asOfMs - 86_400_000, p: 80 },
+      { t: asOfMs, p: 71.5 },
+      { t: asOfMs + 3_600_000, p: 60 }, // after asOf: not part of this forecast's history
+    ];
+    const parsed = JSON.parse(forecastJson(JSON.stringify(core), outlookPrices, packPoints(points), asOfMs));
+    expect(parsed).toEqual({
+      ...assembleForecast(input),
+      history: [
+        { observedAt: new Date(asOfMs - 86_400_000).toISOString(), price: 80 },
+        { observedAt: input.row.observedAt, price: 71.5 },
+      ],
+    });
+    expect(parsed.outlook).toHaveLength(19);
   });
 
   it('reads route and date from series keys', () => {
