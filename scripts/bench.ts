@@ -296,17 +296,9 @@ const want = (...ids: number[]) => ids.some((id) => wanted.has(id));
 
 /** Target 1: single-event ingest on a fresh database of its own. */
 async function singleEventIngest(
-  modelsDir: string,
-  profileDir?: string,
+  ingestService: ServiceChild,
 ): Promise<{ ingest: LoadFigures; cpuMsPerEvent: number | null; eventsPerInvocation: Record<string, number> }> {
   log('target 1: single-event ingest');
-  const ingestService = await startService({
-    name: 'service-ingest',
-    dbPath: join(workDir, 'ingest.db'),
-    modelsDir,
-    logFile: join(logDir, 'service-ingest.log'),
-    cpuProfileDir: profileDir,
-  });
   let ingest: LoadFigures;
   let cpuMsPerEvent: number | null = null;
   const eventsPerInvocation: Record<string, number> = {};
@@ -632,16 +624,6 @@ async function main(): Promise<void> {
   const baselines: Baselines = {};
   const targets: TargetResult[] = [];
 
-  log(`reading ${args.data}${settings.keepEverySeries > 1 ? ` (one series in ${settings.keepEverySeries})` : ''}`);
-  const data = readFares(args.data!, settings.keepEverySeries);
-  const bulkFares = args.order === 'time' ? inTimeOrder(data.fares) : data.fares;
-  notes.push(`bulk data: ${data.fares.length.toLocaleString('en')} observations of ${data.series.length.toLocaleString('en')} series, ${args.order} order`);
-
-  if (want(2)) {
-    log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
-    baselines.sqliteInsert = sqliteInsertBaseline(bulkFares);
-  }
-
   // The shipped model, copied so a retrain never touches the repository's models/.
   const modelsDir = join(workDir, 'models');
   const shippedDir = resolve(repoRoot, args.models!);
@@ -654,9 +636,9 @@ async function main(): Promise<void> {
   const profileDir = (name: string) => (args.profile ? join(profileRoot, name) : undefined);
   if (args.profile) rmSync(profileRoot, { recursive: true, force: true });
 
-  let phases: ServicePhases = { targets: [], backend: null, functionIds: [] };
-  const hello = want(3)
-    ? await startBaseline('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url, serverPid) => ({
+  // Servers whose start is not timed boot while the data is read; they idle until their turn.
+  const helloStarting = want(3)
+    ? startBaseline('baseline-hello', 'scripts/bench/hello-server.ts', {}, (url, serverPid) => ({
         url: `${url}/hello`,
         connections: settings.connections,
         durationSec: settings.loadSec,
@@ -664,9 +646,8 @@ async function main(): Promise<void> {
         serverPid,
       }))
     : undefined;
-  try {
-    if (want(1)) {
-      const minimal = await startBaseline('baseline-ingest', 'scripts/bench/ingest-server.ts', { DB_PATH: join(workDir, 'baseline-b.db') }, (url, serverPid) => ({
+  const minimalStarting = want(1)
+    ? startBaseline('baseline-ingest', 'scripts/bench/ingest-server.ts', { DB_PATH: join(workDir, 'baseline-b.db') }, (url, serverPid) => ({
         url: `${url}/events`,
         method: 'POST',
         nextBody: uniqueEventSource(),
@@ -674,22 +655,46 @@ async function main(): Promise<void> {
         durationSec: settings.loadSec,
         warmupSec: settings.warmupSec,
         serverPid,
-      }));
-      try {
-        log('baseline (b) before target 1: hono + zod + better-sqlite3 POST');
-        const before = await minimal.measure();
-        const ingest = await singleEventIngest(modelsDir, profileDir('1-ingest'));
-        log('baseline (b) after target 1');
-        const after = await minimal.measure();
-        baselines.minimalIngest = mergeLoads([before, after]);
-        targets.push(ingestTarget(ingest, baselines.minimalIngest));
-      } finally {
-        await minimal.stop();
-      }
+      }))
+    : undefined;
+  const ingestServiceStarting = want(1)
+    ? startService({ name: 'service-ingest', dbPath: join(workDir, 'ingest.db'), modelsDir, logFile: join(logDir, 'service-ingest.log'), cpuProfileDir: profileDir('1-ingest') })
+    : undefined;
+  // Settle them all even when one fails, so none is left behind unawaited.
+  const started = Promise.allSettled([helloStarting, minimalStarting, ingestServiceStarting]);
+
+  log(`reading ${args.data}${settings.keepEverySeries > 1 ? ` (one series in ${settings.keepEverySeries})` : ''}`);
+  const data = readFares(args.data!, settings.keepEverySeries);
+  const bulkFares = args.order === 'time' ? inTimeOrder(data.fares) : data.fares;
+  notes.push(`bulk data: ${data.fares.length.toLocaleString('en')} observations of ${data.series.length.toLocaleString('en')} series, ${args.order} order`);
+
+  const [helloResult, minimalResult, ingestResult] = await started;
+  const failed = [helloResult, minimalResult, ingestResult].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  const hello = helloResult.status === 'fulfilled' ? helloResult.value : undefined;
+  const minimal = minimalResult.status === 'fulfilled' ? minimalResult.value : undefined;
+  const ingestService = ingestResult.status === 'fulfilled' ? ingestResult.value : undefined;
+
+  if (want(2)) {
+    log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
+    baselines.sqliteInsert = sqliteInsertBaseline(bulkFares);
+  }
+
+  let phases: ServicePhases = { targets: [], backend: null, functionIds: [] };
+  try {
+    if (minimal && ingestService) {
+      log('baseline (b) before target 1: hono + zod + better-sqlite3 POST');
+      const before = await minimal.measure();
+      const ingest = await singleEventIngest(ingestService);
+      log('baseline (b) after target 1');
+      const after = await minimal.measure();
+      baselines.minimalIngest = mergeLoads([before, after]);
+      targets.push(ingestTarget(ingest, baselines.minimalIngest));
     }
+    await minimal?.stop();
     if (want(2, 3, 4, 5, 6, 7)) phases = await servicePhases(data, bulkFares, modelsDir, baselines, hello, profileDir);
   } finally {
-    await hello?.stop();
+    await Promise.all([hello?.stop(), minimal?.stop(), ingestService?.stop(30_000)]);
   }
   targets.push(...phases.targets);
   targets.sort((a, b) => a.id - b.id);
