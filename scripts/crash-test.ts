@@ -315,18 +315,20 @@ const PROCESSING_TIME_FIELDS = ['typicalPriceRange', 'priceLevel', 'outlook'];
 function splitForecasts(rows: Map<string, unknown>): { strict: Map<string, unknown>; live: Map<string, unknown> } {
   const strict = new Map<string, unknown>();
   const live = new Map<string, unknown>();
+  const pick = (from: Record<string, unknown>, keep: boolean) =>
+    Object.fromEntries(Object.entries(from).filter(([k]) => PROCESSING_TIME_FIELDS.includes(k) === keep));
   for (const [key, row] of rows) {
-    const payload = (row as { payload?: Record<string, unknown> }).payload;
-    if (payload && typeof payload === 'object') {
-      const rest = Object.fromEntries(Object.entries(payload).filter(([k]) => !PROCESSING_TIME_FIELDS.includes(k)));
-      live.set(key, Object.fromEntries(PROCESSING_TIME_FIELDS.map((k) => [k, payload[k]])));
-      strict.set(key, { ...(row as object), payload: rest });
-    } else strict.set(key, row);
+    // The fields may be columns (the outlook is packed in its own) or keys of the JSON payload.
+    const columns = row as Record<string, unknown>;
+    const payload = columns.payload && typeof columns.payload === 'object' ? (columns.payload as Record<string, unknown>) : undefined;
+    live.set(key, { ...pick(columns, true), ...(payload ? pick(payload, true) : {}) });
+    strict.set(key, { ...pick(columns, false), ...(payload ? { payload: pick(payload, false) } : {}) });
   }
   return { strict, live };
 }
 
-const WALL_CLOCK_COLUMN = /(^|_)(created|updated|computed|generated|trained|served)(_at)?$/i;
+/** Wall-clock columns, and write counters (how many times a row was written depends on batching). */
+const WALL_CLOCK_COLUMN = /(^|_)(created|updated|computed|generated|trained|served)(_at)?$|^revision$/i;
 const WALL_CLOCK_KEY = /^(created|updated|computed|generated|trained|served)At$/;
 
 function withoutWallClock(value: unknown): unknown {
