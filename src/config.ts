@@ -14,7 +14,7 @@ export const ConfigSchema = z.object({
     .regex(/^\d+$/, { error: 'must be a whole number' })
     .pipe(
       z.coerce
-        .number()
+        .number<string>()
         .int()
         .min(0, { error: 'must be between 0 and 65535' })
         .max(65535, { error: 'must be between 0 and 65535' }),
