@@ -104,6 +104,7 @@ function prebuiltJson<T>(c: Context, text: string): Response & TypedResponse<T, 
 
 type ForecastBody = z.infer<typeof ForecastSchema>;
 
+/** GET /v1/forecast: the stored forecast of a series, or one computed on read for series no model has seen yet. */
 export function registerForecast(app: App, deps: AppDeps): void {
   const { forecasts, series, routes, model: models } = deps.functionDeps;
   app.use('/v1/forecast', requireScope('read', deps.auth));

@@ -98,6 +98,7 @@ const listDepartures = createRoute({
   },
 });
 
+/** GET /v1/routes and GET /v1/routes/{route}/departures: what there is to forecast, for pickers such as the price page. */
 export function registerRoutes(app: App, deps: AppDeps): void {
   const { forecasts } = deps.functionDeps;
   app.use('/v1/routes', requireScope('read', deps.auth));
