@@ -104,7 +104,7 @@ export interface RawPredictions {
 }
 
 /** Runs the network on already-normalised rows, in chunks so memory stays flat. */
-export function predictRaw(network: tf.LayersModel, input: Float32Array, width: number, chunk = 65_536): RawPredictions {
+export function predictRaw(network: tf.LayersModel, input: Float32Array, width: number, chunk = 16_384): RawPredictions {
   const n = input.length / width;
   const out: RawPredictions = {
     probability: new Float32Array(n),
@@ -116,7 +116,8 @@ export function predictRaw(network: tf.LayersModel, input: Float32Array, width: 
     const end = Math.min(n, start + chunk);
     const [p, a, b, c] = tf.tidy(() => {
       const x = tf.tensor2d(input.subarray(start * width, end * width), [end - start, width]);
-      const heads = decodeOutputs(network.predict(x) as tf.Tensor2D);
+      // apply(), not predict(): predict() slices its input into batches of 32, which is very slow on wasm.
+      const heads = decodeOutputs(network.apply(x, { training: false }) as tf.Tensor2D);
       return [tf.sigmoid(heads.logit), heads.q10, heads.q50, heads.q90];
     });
     out.probability.set(p.dataSync() as Float32Array, start);
