@@ -422,18 +422,14 @@ async function servicePhases(
     const models = modelLogLines(service.logFile);
     if (models.loaded.length > 0) notes.push(`the service loaded model ${models.loaded.join(', ')}`);
     for (const failure of models.failures) notes.push(`the service could not load a model: ${failure}`);
-    if (args.profile) {
-      // A CPU profile covers a whole process: a fresh one for serving keeps the import out of it.
+    // A CPU profile covers a whole process: with --profile each phase group gets a fresh one.
+    const restartForProfile = async (phase: string) => {
+      if (!args.profile) return;
       await service.stop(30_000);
-      service = await startService({
-        name: 'service-serving',
-        dbPath: service.dbPath,
-        modelsDir,
-        logFile: join(logDir, 'service-serving.log'),
-        cpuProfileDir: profileDir('3-6-serving'),
-      });
-      notes.push('--profile: the service was restarted after the import, so target 6 measured a fresh process');
-    }
+      service = await startService({ name: `service-${phase}`, dbPath: service.dbPath, modelsDir, logFile: join(logDir, `service-${phase}.log`), cpuProfileDir: profileDir(phase) });
+    };
+    await restartForProfile('3-reads');
+    if (args.profile) notes.push('--profile: the service was restarted after the import and after the reads, so target 6 measured fresh processes');
 
     const probe = await probeForecasts(service.url, data.series);
     const noForecast = probe.ok === 0 ? `GET /v1/forecast answered ${JSON.stringify(probe.statuses)} for 20 known series` : undefined;
@@ -486,6 +482,7 @@ async function servicePhases(
     }
 
     // Target 5: retrain while forecast reads go on at a fixed rate; the idle figure first, at the same rate.
+    await restartForProfile('4-5-events-retrain');
     let retrainPeak: number | null = null;
     if (want(5)) {
       log('target 5: retrain');
@@ -727,7 +724,7 @@ async function main(): Promise<void> {
   let profiles: Record<string, { file: string; frames: Frame[] }[]> | undefined;
   if (args.profile) {
     profiles = {};
-    for (const name of ['1-ingest', '2-import', '3-6-serving', '7-start']) {
+    for (const name of ['1-ingest', '2-import', '3-reads', '4-5-events-retrain', '7-start']) {
       profiles[name] = summarizeProfiles(join(profileRoot, name));
       for (const p of profiles[name]) {
         process.stdout.write(`\nprofile ${name}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);
