@@ -7,13 +7,10 @@ import { renderError, zodIssues } from './http/envelope.js';
 import { routes } from './http/index.js';
 import { createRateLimiter, rateLimit } from './http/rate-limit.js';
 
-/** SQLite failures that mean "try again later", not "your request is wrong". */
-const UNAVAILABLE_SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM)/;
-
-function toAppError(error: unknown): AppError | undefined {
+function toAppError(error: unknown, deps: AppDeps): AppError | undefined {
   if (error instanceof AppError) return error;
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === 'string' && UNAVAILABLE_SQLITE_CODES.test(code)) {
+  // Storage failures mean "try again later", not "your request is wrong".
+  if (deps.storage.isUnavailable(error)) {
     return new AppError('unavailable', 'storage is unavailable; nothing from this request was stored, try again', {
       retryAfterSeconds: 1,
     });
@@ -52,7 +49,7 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
 
   app.notFound((c) => renderError(c, new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error, c) => {
-    const known = toAppError(error);
+    const known = toAppError(error, deps);
     if (known) {
       if (known.code === 'unavailable') deps.logger.error({ err: String(error) }, 'storage unavailable');
       return renderError(c, known);

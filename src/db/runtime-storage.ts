@@ -53,6 +53,14 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   updatedAt: row.updated_at,
 });
 
+const UNAVAILABLE_CODES = /^SQLITE_(BUSY|LOCKED|FULL|IOERR|READONLY|CANTOPEN|NOMEM)/;
+
+/** True for SQLite errors that mean "try again later": locked, disk full, I/O failure. */
+export function isSqliteUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && UNAVAILABLE_CODES.test(code);
+}
+
 /** Thrown when a cursor or delivery moved under us: another consumer got there first. */
 export class ConcurrentDeliveryError extends Error {
   override name = 'ConcurrentDeliveryError';
@@ -283,5 +291,6 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
     log,
     deliveries,
     transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+    isUnavailable: isSqliteUnavailable,
   };
 }

@@ -236,6 +236,8 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         });
         this.record(startedAt);
       } catch (error) {
+        // Storage trouble is nobody's fault: leave everything as it was and let the poll retry.
+        if (storage.isUnavailable(error)) throw error;
         this.failures++;
         // A lone event is known to be the culprit: its batch try counts as attempt 1.
         const culprit = ready.length === 1 ? ready[0] : undefined;
@@ -281,6 +283,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         this.commit(invocation, () => storage.deliveries.complete(delivery));
         this.record(startedAt);
       } catch (error) {
+        if (storage.isUnavailable(error)) throw error;
         this.failures++;
         storage.transaction(() => this.settleFailure(delivery, event, attempt, error));
       }

@@ -88,4 +88,9 @@ export interface RuntimeStorage {
   deliveries: DeliveryStore;
   /** Runs `fn` atomically. It must be synchronous: effects are applied, never awaited. */
   transaction<T>(fn: () => T): T;
+  /**
+   * True when an error means the storage itself is unavailable for now (locked, full, I/O).
+   * The runtime then backs off without charging an attempt to the event.
+   */
+  isUnavailable(error: unknown): boolean;
 }

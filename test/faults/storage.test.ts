@@ -128,12 +128,8 @@ describe('a full disk', () => {
 });
 
 describe('a full disk while functions process', () => {
-  // Known gap: a commit that fails for lack of space is charged to the function as a failed
-  // attempt, so a long enough disk-full episode dead-letters healthy events, which then need a
-  // manual replay. The runtime should treat storage faults like a locked database (back off,
-  // retry on the next poll, no attempt spent). `it.fails` keeps this visible: it turns red
-  // once the runtime is fixed, and should then become a plain `it`.
-  it.fails('does not dead-letter events when the disk fills up during processing', async () => {
+  // A storage fault is nobody's fault: the runtime backs off and retries without spending attempts.
+  it('does not dead-letter events when the disk fills up during processing', async () => {
     const { service } = fileService();
     expect((await post(service.app, fareSeries(300))).status).toBe(202);
     // Room for the bookkeeping of a failed batch, not for the features of all 300 events.
