@@ -1,6 +1,7 @@
 import { serve } from '@hono/node-server';
 import { ConfigError, isLoopback, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { scheduleRetrains, type RetrainSchedule } from './functions/retrain.js';
 import { createService } from './service.js';
 
 function main(): void {
@@ -24,6 +25,16 @@ function main(): void {
     );
   }
   const service = createService({ config, logger });
+  let schedule: RetrainSchedule | undefined;
+  if (config.FARESIGHT_RETRAIN_CRON.trim() !== '') {
+    try {
+      schedule = scheduleRetrains({ cron: config.FARESIGHT_RETRAIN_CRON, storage: service.storage, runtime: service.runtime, logger });
+    } catch (error) {
+      console.error(`invalid configuration:\n  FARESIGHT_RETRAIN_CRON: ${error instanceof Error ? error.message : String(error)}`);
+      process.exit(2);
+    }
+    logger.info({ cron: config.FARESIGHT_RETRAIN_CRON, next: schedule.nextRun()?.toISOString() }, 'retrain schedule set');
+  }
   let stopping = false;
   // Functions start once the first model load is over: predict skips events while no model is
   // loaded, so a backlog processed in the first moments after a restart would keep stale forecasts.
@@ -39,6 +50,7 @@ function main(): void {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    schedule?.stop();
     logger.info({ signal }, 'shutting down: finishing in-flight work');
     server.close(async () => {
       await service.close();

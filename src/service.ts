@@ -11,6 +11,11 @@ import type { AppDeps } from './http/context.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ModelProvider } from './model/predictor.js';
 import { createModelProvider } from './model/provider.js';
+import { createFunctionStateStore, createModelRegistry } from './db/model-registry.js';
+import { readFareEvents } from './db/training-events.js';
+import type { RetrainDeps } from './functions/retrain.js';
+import type { RetrainJob } from './model/retrain.js';
+import { runRetrainInChild } from './model/retrain-runner.js';
 import type { FaresightFunction } from './runtime/define.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
 import type { RuntimeStorage } from './runtime/types.js';
@@ -23,7 +28,11 @@ export type ServiceConfig = Pick<
   | 'FARESIGHT_REQUIRE_KEY_FOR_READS'
   | 'FARESIGHT_MODELS_DIR'
 > &
-  Partial<Pick<Config, 'FARESIGHT_RATE_LIMIT_PER_MINUTE'>>;
+  Partial<Pick<Config, 'FARESIGHT_RATE_LIMIT_PER_MINUTE'>> &
+  Partial<Pick<Config, 'FARESIGHT_RETRAIN_AFTER_EVENTS'>>;
+
+/** A model provider, optionally one that can be closed and re-read on demand (the file provider can). */
+export type ServiceModelProvider = ModelProvider & { close?(): void; refresh?(): Promise<unknown> };
 
 export interface ServiceOptions {
   config: ServiceConfig;
@@ -32,7 +41,9 @@ export interface ServiceOptions {
   functions?: readonly FaresightFunction<any, FunctionDeps>[];
   pollIntervalMs?: number;
   /** Replaces the provider that follows FARESIGHT_MODELS_DIR/current, for tests. */
-  modelProvider?: ModelProvider & { close?(): void };
+  modelProvider?: ServiceModelProvider;
+  /** Settings of every retrain this service runs (tests use tiny trainings). */
+  retrainJob?: Partial<Omit<RetrainJob, 'modelsDir' | 'reason'>>;
 }
 
 /** The whole service, wired: database, runtime, functions and HTTP app. */
@@ -44,7 +55,7 @@ export interface Service {
   functionDeps: FunctionDeps;
   logger: Logger;
   /** The serving model, followed on disk (models/current) unless a test replaced it. */
-  modelProvider: ModelProvider & { close?(): void };
+  modelProvider: ServiceModelProvider;
   /** Stops the runtime, letting in-flight work finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -55,13 +66,34 @@ export function createService(options: ServiceOptions): Service {
   const logger = options.logger ?? createLogger('silent');
   const database = openDatabase({ path: config.FARESIGHT_DB_PATH, synchronous: config.FARESIGHT_DB_SYNCHRONOUS });
   const storage = createSqliteRuntimeStorage(database.sqlite);
-  const modelProvider = options.modelProvider ?? createModelProvider({ modelsDir: config.FARESIGHT_MODELS_DIR, logger });
+  const modelProvider: ServiceModelProvider = options.modelProvider ?? createModelProvider({ modelsDir: config.FARESIGHT_MODELS_DIR, logger });
+  const inMemory = config.FARESIGHT_DB_PATH === ':memory:';
+  // Closing the service stops a training in progress instead of waiting minutes for it.
+  const stopTraining = new AbortController();
+  const retrainDeps: RetrainDeps = {
+    // A file database is read by the training process itself; an in-memory one is handed over.
+    run: (reason) =>
+      runRetrainInChild(
+        {
+          job: { ...options.retrainJob, modelsDir: config.FARESIGHT_MODELS_DIR, reason },
+          ...(inMemory ? { events: readFareEvents(database.sqlite) } : { dbPath: config.FARESIGHT_DB_PATH }),
+        },
+        { signal: stopTraining.signal },
+      ),
+    registry: createModelRegistry(database.sqlite),
+    state: createFunctionStateStore(database.sqlite),
+    modelsDir: config.FARESIGHT_MODELS_DIR,
+    // Unset (tests build configs by hand): only the schedule and operators trigger retrains.
+    afterEvents: config.FARESIGHT_RETRAIN_AFTER_EVENTS ?? 0,
+    refreshModel: modelProvider.refresh && (() => modelProvider.refresh!()),
+  };
   const functionDeps: FunctionDeps = {
     series: createSqliteSeriesStore(database.sqlite),
     routes: createSqliteRouteStatsStore(database.sqlite),
     logger,
     model: modelProvider,
     forecasts: createSqliteForecastStore(database.sqlite),
+    retrain: retrainDeps,
   };
   const runtime = createRuntime({
     storage,
@@ -93,6 +125,7 @@ export function createService(options: ServiceOptions): Service {
     logger,
     modelProvider,
     async close() {
+      stopTraining.abort();
       await runtime.stop();
       modelProvider.close?.();
       database.close();

@@ -2,6 +2,7 @@ import type { ForecastStore } from '../forecast/types.js';
 import type { Logger } from '../logger.js';
 import type { PricePoint, RouteStats, SeriesState } from '../model/features.js';
 import type { ModelProvider } from '../model/predictor.js';
+import type { RetrainDeps } from './retrain.js';
 
 /** Series histories, keyed by series (route + departure date). */
 export interface SeriesStore {
@@ -28,4 +29,6 @@ export interface FunctionDeps {
   model: ModelProvider;
   /** The latest forecast of each series, written by predict. */
   forecasts: ForecastStore;
+  /** The retrain function's model registry, counters and trainer; without it, retrain does nothing. */
+  retrain?: RetrainDeps;
 }

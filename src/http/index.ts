@@ -5,6 +5,7 @@ import { registerEvents } from './events.js';
 import { registerForecast } from './forecast.js';
 import { registerFunctions } from './functions.js';
 import { registerHealth } from './health.js';
+import { registerModels } from './models.js';
 import { registerPage } from './page.js';
 import { registerRoutes } from './routes.js';
 
@@ -16,6 +17,7 @@ export const routes: readonly ((app: App, deps: AppDeps) => void)[] = [
   registerDeadLetters,
   registerForecast,
   registerRoutes,
+  registerModels,
   registerDocs,
   registerPage,
 ];

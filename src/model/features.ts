@@ -14,7 +14,7 @@ import {
  */
 
 /** Bumped whenever the vector's meaning changes; saved with every model. */
-export const FEATURE_VERSION = 1;
+export const FEATURE_VERSION = 2;
 
 /** Upper bounds (inclusive) of the days-before buckets used for route statistics. */
 export const DAYS_BEFORE_BUCKETS = [1, 3, 7, 14, 21, 30, 45, 60, 90, Infinity] as const;
@@ -25,8 +25,6 @@ export const FEATURE_NAMES = [
   'days_before_scaled',
   ...[0, 1, 2, 3, 4, 5, 6].map((d) => `departure_dow_${d}`),
   ...[0, 1, 2, 3, 4, 5, 6].map((d) => `observed_dow_${d}`),
-  'departure_doy_sin',
-  'departure_doy_cos',
   'price_vs_first',
   'price_vs_min',
   'price_vs_max',
@@ -36,17 +34,29 @@ export const FEATURE_NAMES = [
   'change_prev2',
   'days_since_change_log',
   'observations_log',
+  'series_drops_log',
   'price_vs_route_typical',
   'route_bucket_known',
   'route_bucket_spread',
   'route_trend_next_bucket',
   'route_trend_to_departure',
+  'price_vs_route_min',
+  'price_vs_route_min_ahead',
+  'price_vs_bucket_min',
+  ...DAYS_BEFORE_BUCKETS.map((_, b) => `price_z_bucket_${b}`),
+  'route_drop_rate_here',
+  'route_drop_rate_ahead',
+  'price_vs_route_recent',
+  'route_recent_vs_typical',
+  'route_recent_drop_rate',
 ] as const;
 
 export const FEATURE_COUNT = FEATURE_NAMES.length;
 
 const DAY_MS = 86_400_000;
 const MIN_BUCKET_COUNT = 5;
+// Weight of the newest observation in a bucket's recent level: about the last ten count.
+const RECENT_WEIGHT = 0.1;
 // z for the 25th/75th percentiles of a normal: the typical range is the middle half.
 const Z_QUARTILE = 0.6745;
 
@@ -66,11 +76,26 @@ export interface SeriesState {
   points: PricePoint[];
 }
 
-/** Running statistics of log price for one days-before bucket (Welford). */
+/**
+ * Running statistics of log price for one days-before bucket (Welford), plus the
+ * lowest log price and how often a series' price moved from one observation to the
+ * next in this bucket, and how often that move was down. Fields added after version 1
+ * are optional: stored statistics from before simply lack them.
+ */
 export interface BucketStats {
   n: number;
   mean: number;
   m2: number;
+  /** Lowest log price seen; meaningful when n > 0. */
+  min?: number;
+  /** Observations that followed an earlier one of the same series. */
+  moves?: number;
+  /** Of those, the ones priced strictly below the previous observation. */
+  drops?: number;
+  /** Exponentially weighted mean log price of the latest observations: the route's current level. */
+  recent?: number;
+  /** Exponentially weighted share of the latest moves that were drops: a sale in progress. */
+  recentDrops?: number;
 }
 
 /** Per-route, per-currency statistics of log price by days-before bucket. */
@@ -110,7 +135,7 @@ export function routeStatsKeyOf(event: Pick<FareEvent, 'origin' | 'destination' 
 }
 
 export function emptyRouteStats(key: string): RouteStats {
-  return { key, buckets: DAYS_BEFORE_BUCKETS.map(() => ({ n: 0, mean: 0, m2: 0 })) };
+  return { key, buckets: DAYS_BEFORE_BUCKETS.map(() => ({ n: 0, mean: 0, m2: 0, min: 0, moves: 0, drops: 0 })) };
 }
 
 /** The index of the days-before bucket that holds `daysBefore`. */
@@ -151,14 +176,46 @@ export function routeTrend(stats: RouteStats, fromDaysBefore: number, toDaysBefo
   return from === undefined || to === undefined ? 0 : to - from;
 }
 
-function addToBucket(stats: RouteStats, daysBefore: number, price: number): void {
+function addToBucket(stats: RouteStats, daysBefore: number, price: number, previous: number | undefined): void {
   const b = stats.buckets[bucketOf(daysBefore)];
   const x = Math.log(price);
+  b.min = b.n === 0 ? x : Math.min(b.min ?? x, x);
+  b.recent = b.n === 0 || b.recent === undefined ? x : b.recent + RECENT_WEIGHT * (x - b.recent);
   b.n += 1;
   const delta = x - b.mean;
   b.mean += delta / b.n;
   b.m2 += delta * (x - b.mean);
+  if (previous !== undefined) {
+    b.moves = (b.moves ?? 0) + 1;
+    const dropped = price < previous ? 1 : 0;
+    b.drops = (b.drops ?? 0) + dropped;
+    b.recentDrops = (b.recentDrops ?? 0.25) + RECENT_WEIGHT * (dropped - (b.recentDrops ?? 0.25));
+  }
 }
+
+/** Share of moves that were drops over buckets [from, to], with a weak prior of 1 in 4. */
+function dropRate(stats: RouteStats, from: number, to: number): number {
+  let moves = 0;
+  let drops = 0;
+  for (let b = from; b <= to; b++) {
+    moves += stats.buckets[b]?.moves ?? 0;
+    drops += stats.buckets[b]?.drops ?? 0;
+  }
+  return (drops + 1) / (moves + 4);
+}
+
+/** Lowest log price over buckets [0, to] that have any observation, or undefined. */
+function lowestLogPrice(stats: RouteStats, to: number): number | undefined {
+  let lowest: number | undefined;
+  for (let b = 0; b <= to && b < stats.buckets.length; b++) {
+    const bucket = stats.buckets[b];
+    if (bucket.n > 0 && bucket.min !== undefined && (lowest === undefined || bucket.min < lowest)) lowest = bucket.min;
+  }
+  return lowest;
+}
+
+// Z-scores beyond this say nothing more and would only stretch the normalisation.
+const Z_LIMIT = 5;
 
 /** Insert a point keeping time order; returns its index. Late events land in place. */
 function insertPoint(points: PricePoint[], point: PricePoint): number {
@@ -166,11 +223,6 @@ function insertPoint(points: PricePoint[], point: PricePoint): number {
   while (i > 0 && points[i - 1].t > point.t) i--;
   points.splice(i, 0, point);
   return i;
-}
-
-function dayOfYearAngle(date: string): number {
-  const start = Date.UTC(Number(date.slice(0, 4)), 0, 1);
-  return (2 * Math.PI * (dayStartMs(date) - start)) / (365.25 * DAY_MS);
 }
 
 function oneHot(index: number, size: number): number[] {
@@ -187,18 +239,21 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
   const points = series.points;
   const current = points[index];
   const price = current.p;
-  const observedAt = new Date(current.t).toISOString();
-  const daysBefore = daysBeforeDeparture({ observedAt, departureDate: series.departureDate });
+  const logPrice = Math.log(price);
+  const departureDay = Math.round(dayStartMs(series.departureDate) / DAY_MS);
+  const daysBefore = departureDay - Math.floor(current.t / DAY_MS);
 
   const first = points[0].p;
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
+  let drops = 0;
   for (let i = 0; i <= index; i++) {
     const p = points[i].p;
     if (p < min) min = p;
     if (p > max) max = p;
     sum += p;
+    if (i > 0 && p < points[i - 1].p) drops++;
   }
   const mean = sum / (index + 1);
   const prev = (k: number) => (index - k >= 0 ? points[index - k].p : undefined);
@@ -217,17 +272,22 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
   const bucket = bucketOf(daysBefore);
   const routeMean = bucketLogMean(stats, bucket);
   const nextBucket = Math.max(0, bucket - 1);
-  const angle = dayOfYearAngle(series.departureDate);
-  const departureDow = new Date(dayStartMs(series.departureDate)).getUTCDay();
+  const departureDow = (departureDay + 4) % 7; // 1970-01-01 was a Thursday (4).
   const observedDow = new Date(current.t).getUTCDay();
+  const routeMin = lowestLogPrice(stats, stats.buckets.length - 1);
+  const routeMinAhead = lowestLogPrice(stats, bucket);
+  const here = stats.buckets[bucket];
+  const zScores = stats.buckets.map((b) => {
+    if (b.n < MIN_BUCKET_COUNT) return 0;
+    const std = Math.max(bucketStd(b), 0.05);
+    return Math.max(-Z_LIMIT, Math.min(Z_LIMIT, (logPrice - b.mean) / std));
+  });
 
   return [
     Math.log1p(Math.max(0, daysBefore)),
     daysBefore / 100,
     ...oneHot(departureDow, 7),
     ...oneHot(observedDow, 7),
-    Math.sin(angle),
-    Math.cos(angle),
     Math.log(price / first),
     Math.log(price / min),
     Math.log(price / max),
@@ -237,11 +297,21 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
     logChange(prev(2), prev(3)),
     Math.log1p(Math.max(0, daysSinceChange)),
     Math.log1p(index + 1),
-    routeMean === undefined ? 0 : Math.log(price) - routeMean,
+    Math.log1p(drops),
+    routeMean === undefined ? 0 : logPrice - routeMean,
     routeMean === undefined ? 0 : 1,
     routeMean === undefined ? 0 : bucketStd(stats.buckets[bucket]),
     bucket === nextBucket ? 0 : routeTrend(stats, DAYS_BEFORE_BUCKETS[bucket], DAYS_BEFORE_BUCKETS[nextBucket]),
     routeTrend(stats, daysBefore, 0),
+    routeMin === undefined ? 0 : logPrice - routeMin,
+    routeMinAhead === undefined ? 0 : logPrice - routeMinAhead,
+    here && here.n > 0 && here.min !== undefined ? logPrice - here.min : 0,
+    ...zScores,
+    dropRate(stats, bucket, bucket),
+    dropRate(stats, 0, bucket),
+    routeMean === undefined || here.recent === undefined ? 0 : logPrice - here.recent,
+    routeMean === undefined || here.recent === undefined ? 0 : here.recent - routeMean,
+    routeMean === undefined ? 0.25 : (here.recentDrops ?? 0.25),
   ];
 }
 
@@ -256,7 +326,7 @@ export function observe(series: SeriesState, stats: RouteStats, event: FareEvent
   const daysBefore = daysBeforeDeparture(event);
   const vector = featuresAt(series, index, stats);
   const range = typicalRange(stats, daysBefore);
-  addToBucket(stats, daysBefore, event.price);
+  addToBucket(stats, daysBefore, event.price, index > 0 ? series.points[index - 1].p : undefined);
   return {
     series: series.key,
     route: routeKeyOf(event),

@@ -1,0 +1,245 @@
+import type { FareEvent } from '../events/fare-event.js';
+import { normalize, predictRaw, type RawPredictions } from './artifacts.js';
+import { buildDataset, censoredExposure, labelDataset, type FeatureDataset, type Labels } from './dataset.js';
+import { bucketOf } from './features.js';
+import {
+  fixedRule,
+  oracleRule,
+  passengersOf,
+  predictionQuality,
+  simulate,
+  startRows,
+  thresholdRule,
+  PASSENGER_DAYS,
+  type Passenger,
+  type PolicyResult,
+  type PredictionQuality,
+} from './evaluate.js';
+import { computeNormalization, gatherNormalized, trainNetwork, type Normalization, type TrainOptions, type TrainResult } from './train.js';
+import { tf } from './tf.js';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The backtest: train on what was searched before a cutoff, then let simulated
+ * passengers after the cutoff follow each policy. The same split evaluates a retrain's
+ * challenger against the serving model on the most recent slice of event time.
+ */
+
+export interface BacktestSplit {
+  ds: FeatureDataset;
+  /** Labels knowable before the cutoff: for training and tuning. */
+  trainLabels: Labels;
+  /** Labels knowable by the end of the window: for evaluation. */
+  evalLabels: Labels;
+  cutoff: number;
+  /** Series departing from here to the cutoff are the validation set (early stopping, tuning). */
+  validationFrom: number;
+  dataFrom: number;
+  dataTo: number;
+  trainRows: Int32Array;
+  validationRows: Int32Array;
+  trainPassengers: Passenger[];
+  validationPassengers: Passenger[];
+  evalPassengers: Passenger[];
+}
+
+export interface SplitOptions {
+  cutoff: number;
+  /** Series departing within this many days before the cutoff form the validation set. */
+  validationDays?: number;
+  /** Labels of the evaluation look no further than this (default: the last event). */
+  windowEnd?: number;
+  /**
+   * What training does with series still open at the cutoff. 'cure' (default): their
+   * rows count through a censored likelihood ({@link censoredExposure}); 'drop': only
+   * complete series train. Taking their labels at face value would bias the model
+   * towards waiting, as only their positives are known.
+   */
+  censored?: 'cure' | 'drop';
+  /** Leave out rows further than this from departure: no passenger decides there. */
+  maxDaysBefore?: number;
+}
+
+export const DEFAULT_VALIDATION_DAYS = 21;
+export const DEFAULT_MAX_TRAINING_DAYS_BEFORE = 60;
+
+/** Replays the events and splits rows and passengers at the cutoff. `events` must be in event-time order. */
+export function splitAt(events: readonly FareEvent[], options: SplitOptions): BacktestSplit {
+  return splitDataset(buildDataset(events), options);
+}
+
+/**
+ * Splits a dataset in time. Training and tuning use only rows observed before the
+ * cutoff, labelled with what was known then; validation is the series that departed
+ * in the last `validationDays` before it, so validation passengers have every horizon.
+ * Evaluation passengers start on or after the cutoff.
+ */
+export function splitDataset(ds: FeatureDataset, options: SplitOptions): BacktestSplit {
+  const cutoff = options.cutoff;
+  const validationFrom = cutoff - (options.validationDays ?? DEFAULT_VALIDATION_DAYS) * DAY_MS;
+  const censored = options.censored ?? 'cure';
+  const maxDaysBefore = options.maxDaysBefore ?? DEFAULT_MAX_TRAINING_DAYS_BEFORE;
+  let dataFrom = Infinity;
+  let dataTo = -Infinity;
+  for (let i = 0; i < ds.size; i++) {
+    if (ds.time[i] < dataFrom) dataFrom = ds.time[i];
+    if (ds.time[i] > dataTo) dataTo = ds.time[i];
+  }
+  const windowEnd = options.windowEnd ?? dataTo;
+  // Training labels may only use what was observed before the cutoff.
+  const trainLabels = labelDataset(ds, cutoff - 1);
+  const evalLabels = labelDataset(ds, windowEnd);
+  const trainRows: number[] = [];
+  const validationRows: number[] = [];
+  const isValidation = (s: number) => ds.departure[s] >= validationFrom && ds.departure[s] < cutoff;
+  ds.rowsOfSeries.forEach((rows, s) => {
+    if (censored === 'drop' && !trainLabels.complete[s]) return;
+    const target = isValidation(s) ? validationRows : trainRows;
+    for (const i of rows) {
+      if (ds.time[i] >= cutoff) break;
+      if (ds.daysBefore[i] <= maxDaysBefore) target.push(i);
+    }
+  });
+  if (censored === 'cure') trainLabels.exposure = censoredExposure(ds, trainLabels, trainRows, bucketOf);
+  const tuning = passengersOf(ds, trainLabels, { from: -Infinity, to: cutoff });
+  return {
+    ds,
+    trainLabels,
+    evalLabels,
+    cutoff,
+    validationFrom,
+    dataFrom,
+    dataTo,
+    trainRows: Int32Array.from(trainRows),
+    validationRows: Int32Array.from(validationRows),
+    trainPassengers: tuning.filter((p) => !isValidation(p.series)),
+    validationPassengers: tuning.filter((p) => isValidation(p.series)),
+    evalPassengers: passengersOf(ds, evalLabels, { from: cutoff, to: windowEnd + 1 }),
+  };
+}
+
+/** Chooses the k of "wait while more than k days before departure" that saves most on these passengers. */
+export function tuneFixedRule(ds: FeatureDataset, passengers: readonly Passenger[]): { k: number; result: PolicyResult } {
+  let best: { k: number; result: PolicyResult } | undefined;
+  for (let k = 0; k <= PASSENGER_DAYS.max; k++) {
+    const result = simulate(ds, passengers, fixedRule(ds, k));
+    if (!best || (result.savingsPctOfOptimal ?? -Infinity) > (best.result.savingsPctOfOptimal ?? -Infinity)) best = { k, result };
+  }
+  return best!;
+}
+
+export const THRESHOLD_GRID = Array.from({ length: 19 }, (_, i) => 0.05 + i * 0.05);
+
+/**
+ * Chooses the wait threshold that saves most on these passengers; ties go to the
+ * higher (more cautious) threshold. Without passengers, 0.5.
+ */
+export function tuneThreshold(
+  ds: FeatureDataset,
+  passengers: readonly Passenger[],
+  probability: Float32Array,
+): { threshold: number; result: PolicyResult | null } {
+  let best: { threshold: number; result: PolicyResult } | undefined;
+  for (const threshold of THRESHOLD_GRID) {
+    const result = simulate(ds, passengers, thresholdRule(probability, threshold));
+    if (result.savingsPctOfOptimal === null) continue;
+    if (!best || result.savingsPctOfOptimal >= (best.result.savingsPctOfOptimal ?? -Infinity)) best = { threshold, result };
+  }
+  return best ?? { threshold: 0.5, result: null };
+}
+
+/** Predictions for every row of the dataset, by a network and its normalisation. */
+export function predictDataset(network: tf.LayersModel, ds: FeatureDataset, norm: Normalization): RawPredictions {
+  const all = Int32Array.from({ length: ds.size }, (_, i) => i);
+  return predictRaw(network, gatherNormalized(ds, all, norm), ds.width);
+}
+
+/** Predictions for every row by anything that predicts from raw vectors (a loaded FareModel). */
+export function predictDatasetWith(
+  model: { meta: { normalization: Normalization }; network: tf.LayersModel },
+  ds: FeatureDataset,
+): RawPredictions {
+  return predictDataset(model.network, ds, model.meta.normalization);
+}
+
+/** A trained challenger with its tuned decision rule. */
+export interface Challenger {
+  training: TrainResult;
+  waitThreshold: number;
+  predictions: RawPredictions;
+}
+
+export interface ChallengerOptions extends TrainOptions {
+  /**
+   * After early stopping and tuning on the validation series, train a fresh network on
+   * training and validation rows together for the epochs found (default true): the
+   * validation series are the most recent complete ones, too valuable to leave out.
+   */
+  refit?: boolean;
+}
+
+/** Trains on the rows before the cutoff and tunes the wait threshold on the validation series. */
+export async function trainChallenger(split: BacktestSplit, options: ChallengerOptions = {}): Promise<Challenger> {
+  const { refit = true, ...trainOptions } = options;
+  const first = await trainNetwork(split.ds, split.trainLabels, split.trainRows, split.validationRows, trainOptions);
+  const firstPredictions = predictDataset(first.network, split.ds, first.normalization);
+  const tuned = tuneThreshold(split.ds, split.validationPassengers, firstPredictions.probability);
+  if (!refit || split.validationRows.length === 0) return { training: first, waitThreshold: tuned.threshold, predictions: firstPredictions };
+  const all = Int32Array.from([...split.trainRows, ...split.validationRows]);
+  const final = await trainNetwork(split.ds, split.trainLabels, all, new Int32Array(0), {
+    ...trainOptions,
+    maxEpochs: Math.max(1, first.bestEpoch),
+    patience: Number.MAX_SAFE_INTEGER,
+  });
+  first.network.dispose();
+  return {
+    training: { ...final, bestEpoch: first.bestEpoch, validationLoss: first.validationLoss, seconds: first.seconds + final.seconds },
+    waitThreshold: tuned.threshold,
+    predictions: predictDataset(final.network, split.ds, final.normalization),
+  };
+}
+
+/** One row of the backtest table. */
+export interface PolicyRow {
+  policy: string;
+  description: string;
+  result: PolicyResult;
+}
+
+export interface ModelEvaluation {
+  waitThreshold: number;
+  policy: PolicyResult;
+  quality: PredictionQuality;
+}
+
+/** Scores a model's predictions on the evaluation passengers with its wait threshold. */
+export function evaluateModel(split: BacktestSplit, predictions: RawPredictions, waitThreshold: number): ModelEvaluation {
+  return {
+    waitThreshold,
+    policy: simulate(split.ds, split.evalPassengers, thresholdRule(predictions.probability, waitThreshold)),
+    quality: predictionQuality(split.evalLabels, startRows(split.ds, split.evalPassengers), predictions),
+  };
+}
+
+/** The baselines of the backtest table: buy now, wait to the end, the best fixed rule, the oracle. */
+export function baselineRows(split: BacktestSplit): PolicyRow[] {
+  const { ds, evalPassengers } = split;
+  const fixed = tuneFixedRule(ds, split.trainPassengers.concat(split.validationPassengers));
+  return [
+    { policy: 'buy-now', description: 'buy on day s', result: simulate(ds, evalPassengers, new Uint8Array(ds.size)) },
+    {
+      policy: 'wait-to-end',
+      description: 'wait until the last observed day',
+      result: simulate(ds, evalPassengers, new Uint8Array(ds.size).fill(1)),
+    },
+    {
+      policy: 'fixed-rule',
+      description: `wait while more than ${fixed.k} days before departure (k tuned on training)`,
+      result: simulate(ds, evalPassengers, fixedRule(ds, fixed.k)),
+    },
+    { policy: 'oracle', description: 'knows the future', result: simulate(ds, evalPassengers, oracleRule(split.evalLabels)) },
+  ];
+}
+
+export { normalize, computeNormalization };

@@ -1,0 +1,104 @@
+import { fork } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { FareEvent } from '../events/fare-event.js';
+import type { RetrainJob, RetrainOutcome, RetrainProgress } from './retrain.js';
+
+/**
+ * Runs a retrain in a child process, so training never holds the service's event
+ * loop: ingestion and forecasts go on while it runs. The child is
+ * scripts/train-worker.ts, run by tsx; it reads the fare events from the database
+ * file itself, or gets them in the request (an in-memory database, in tests).
+ */
+
+/** What the parent sends the worker: the job, and where the fare events are. */
+export interface RetrainRequest {
+  job: RetrainJob;
+  /** A database file to read the fare events from (read-only). */
+  dbPath?: string;
+  /** The fare events themselves, when there is no file to read. */
+  events?: FareEvent[];
+}
+
+/** Messages from the worker. */
+export type WorkerMessage =
+  | { type: 'progress'; progress: RetrainProgress }
+  | { type: 'done'; outcome: RetrainOutcome }
+  | { type: 'error'; message: string };
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The worker's entry file. */
+export const TRAIN_WORKER_PATH = join(here, '..', '..', 'scripts', 'train-worker.ts');
+
+function tsxLoader(): string {
+  const require = createRequire(import.meta.url);
+  return pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist', 'loader.mjs')).href;
+}
+
+export interface RunOptions {
+  onProgress?: (progress: RetrainProgress) => void;
+  /** Called once the child process is started: for logs, and for tests that need to know. */
+  onStart?: (pid: number | undefined) => void;
+  workerPath?: string;
+  /** Aborting kills the training process; the outcome is `failed` with {@link INTERRUPTED}. */
+  signal?: AbortSignal;
+}
+
+/** The error of a retrain whose process was stopped on purpose (the service shut down). */
+export const INTERRUPTED = 'interrupted: the training process was stopped';
+
+/**
+ * Starts the worker and resolves with the retrain's outcome. Never rejects: a worker
+ * that crashes or exits early yields a `failed` outcome, and the serving model is unchanged.
+ */
+export function runRetrainInChild(request: RetrainRequest, options: RunOptions = {}): Promise<RetrainOutcome> {
+  const startedAt = Date.now();
+  const failed = (error: string): RetrainOutcome => ({
+    version: request.job.version ?? `failed-${startedAt}`,
+    createdAt: startedAt,
+    status: 'failed',
+    reason: request.job.reason,
+    decision: 'failed: the serving model is unchanged',
+    window: { from: null, to: null, holdoutFrom: null, events: request.events?.length ?? 0 },
+    metrics: {},
+    error,
+  });
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (outcome: RetrainOutcome) => {
+      if (settled) return;
+      settled = true;
+      resolve(outcome);
+    };
+    let child: ReturnType<typeof fork>;
+    try {
+      child = fork(options.workerPath ?? TRAIN_WORKER_PATH, [], {
+        execArgv: ['--import', tsxLoader()],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        serialization: 'advanced',
+      });
+    } catch (error) {
+      settle(failed(`the training process could not start: ${String(error)}`));
+      return;
+    }
+    options.onStart?.(child.pid);
+    const abort = () => {
+      settle(failed(INTERRUPTED));
+      child.kill('SIGTERM');
+    };
+    if (options.signal?.aborted) abort();
+    options.signal?.addEventListener('abort', abort, { once: true });
+    child.on('exit', () => options.signal?.removeEventListener('abort', abort));
+    child.on('message', (message: WorkerMessage) => {
+      if (message.type === 'progress') options.onProgress?.(message.progress);
+      else if (message.type === 'done') settle(message.outcome);
+      else if (message.type === 'error') settle(failed(message.message));
+    });
+    child.on('error', (error) => settle(failed(`the training process failed: ${error.message}`)));
+    child.on('exit', (code, signal) => {
+      settle(failed(`the training process exited (${signal ?? `code ${code}`}) before reporting`));
+    });
+    child.send(request);
+  });
+}
