@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /**
@@ -119,6 +119,28 @@ export function rssMb(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+/** The pids of a process's children, from /proc/<pid>/task/<tid>/children. */
+function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) => {
+      try {
+        return readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** Resident memory of a process and all its descendants (e.g. a training child), in MB. */
+export function treeRssMb(pid: number): number | null {
+  const own = rssMb(pid);
+  if (own === null) return null;
+  return childPids(pid).reduce((sum, child) => sum + (treeRssMb(child) ?? 0), own);
 }
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
