@@ -12,9 +12,9 @@ import { createLogger, type Logger } from './logger.js';
 import type { ModelProvider } from './model/predictor.js';
 import { createModelProvider } from './model/provider.js';
 import { createFunctionStateStore, createModelRegistry } from './db/model-registry.js';
-import { readFareEvents } from './db/training-events.js';
+import { countFareEvents, readFareEvents } from './db/training-events.js';
 import type { RetrainDeps } from './functions/retrain.js';
-import type { RetrainJob } from './model/retrain.js';
+import { DEFAULT_MIN_EVENTS, type RetrainJob } from './model/retrain.js';
 import { runRetrainInChild } from './model/retrain-runner.js';
 import type { FaresightFunction } from './runtime/define.js';
 import { createRuntime, type Runtime } from './runtime/runtime.js';
@@ -86,6 +86,7 @@ export function createService(options: ServiceOptions): Service {
     // Unset (tests build configs by hand): only the schedule and operators trigger retrains.
     afterEvents: config.FARESIGHT_RETRAIN_AFTER_EVENTS ?? 0,
     refreshModel: modelProvider.refresh && (() => modelProvider.refresh!()),
+    enoughData: () => countFareEvents(database.sqlite) >= (options.retrainJob?.minEvents ?? DEFAULT_MIN_EVENTS),
   };
   const functionDeps: FunctionDeps = {
     series: createSqliteSeriesStore(database.sqlite),

@@ -15,3 +15,8 @@ export function readFareEvents(sqlite: Database.Database): FareEvent[] {
   for (const [payload] of rows) events.push(JSON.parse(payload) as FareEvent);
   return events;
 }
+
+/** How many fare events the log holds. */
+export function countFareEvents(sqlite: Database.Database): number {
+  return (sqlite.prepare('SELECT count(*) AS n FROM event_log WHERE type = ?').get(FARE_OBSERVED) as { n: number }).n;
+}

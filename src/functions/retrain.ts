@@ -22,6 +22,11 @@ export interface RetrainDeps {
   afterEvents: number;
   /** Called after a retrain so the serving model is swapped at once instead of at the next poll. */
   refreshModel?: () => Promise<unknown>;
+  /**
+   * Whether there are enough fare events to train on. Automatic triggers skip a retrain
+   * (without recording it) until there are; an explicit request runs and records why it failed.
+   */
+  enoughData?: () => boolean;
 }
 
 /** The payload of a retrain.requested event. */
@@ -91,6 +96,11 @@ export const retrain = defineFunction<unknown, FunctionDeps>(
     const caughtUp = events.length < RETRAIN_BATCH.maxSize;
     if (!requested && !(state.due && caughtUp)) {
       effect(() => retrainDeps.state.set(RETRAIN_STATE_KEY, state));
+      return;
+    }
+    if (!requested && retrainDeps.enoughData && !retrainDeps.enoughData()) {
+      deps.logger.debug({ reason: state.dueReason }, 'retrain skipped: not enough fare events yet');
+      effect(() => retrainDeps.state.set(RETRAIN_STATE_KEY, { ...state, eventsSince: 0, due: false, dueReason: null }));
       return;
     }
     if (state.due && state.dueReason) reasons.push(state.dueReason);

@@ -15,6 +15,7 @@ import {
   type PolicyResult,
   type PredictionQuality,
 } from './evaluate.js';
+import { averageNetworks } from './network.js';
 import { computeNormalization, gatherNormalized, trainNetwork, type Normalization, type TrainOptions, type TrainResult } from './train.js';
 import { tf } from './tf.js';
 
@@ -172,31 +173,58 @@ export interface Challenger {
 
 export interface ChallengerOptions extends TrainOptions {
   /**
-   * After early stopping and tuning on the validation series, train a fresh network on
+   * After early stopping and tuning on the validation series, train fresh networks on
    * training and validation rows together for the epochs found (default true): the
    * validation series are the most recent complete ones, too valuable to leave out.
    */
   refit?: boolean;
+  /** Networks (different seeds) averaged into the final model (default 1). Needs refit. */
+  ensemble?: number;
 }
 
 /** Trains on the rows before the cutoff and tunes the wait threshold on the validation series. */
 export async function trainChallenger(split: BacktestSplit, options: ChallengerOptions = {}): Promise<Challenger> {
-  const { refit = true, ...trainOptions } = options;
+  const { refit = true, ensemble = 1, ...trainOptions } = options;
   const first = await trainNetwork(split.ds, split.trainLabels, split.trainRows, split.validationRows, trainOptions);
   const firstPredictions = predictDataset(first.network, split.ds, first.normalization);
   const tuned = tuneThreshold(split.ds, split.validationPassengers, firstPredictions.probability);
   if (!refit || split.validationRows.length === 0) return { training: first, waitThreshold: tuned.threshold, predictions: firstPredictions };
-  const all = Int32Array.from([...split.trainRows, ...split.validationRows]);
-  const final = await trainNetwork(split.ds, split.trainLabels, all, new Int32Array(0), {
-    ...trainOptions,
-    maxEpochs: Math.max(1, first.bestEpoch),
-    patience: Number.MAX_SAFE_INTEGER,
-  });
   first.network.dispose();
+  const all = Int32Array.from([...split.trainRows, ...split.validationRows]);
+  const seed = first.options.seed;
+  const members: TrainResult[] = [];
+  try {
+    for (let k = 0; k < Math.max(1, ensemble); k++) {
+      members.push(
+        await trainNetwork(split.ds, split.trainLabels, all, new Int32Array(0), {
+          ...trainOptions,
+          seed: seed + 7919 * k,
+          name: ensemble > 1 ? `member_${k + 1}` : undefined,
+          maxEpochs: Math.max(1, first.bestEpoch),
+          patience: Number.MAX_SAFE_INTEGER,
+        }),
+      );
+    }
+  } catch (error) {
+    members.forEach((m) => m.network.dispose());
+    throw error;
+  }
+  const final = members[members.length - 1];
+  const network = averageNetworks(
+    members.map((m) => m.network),
+    split.ds.width,
+  );
   return {
-    training: { ...final, bestEpoch: first.bestEpoch, validationLoss: first.validationLoss, seconds: first.seconds + final.seconds },
+    training: {
+      ...final,
+      network,
+      bestEpoch: first.bestEpoch,
+      validationLoss: first.validationLoss,
+      seconds: first.seconds + members.reduce((sum, m) => sum + m.seconds, 0),
+      options: { ...final.options, seed },
+    },
     waitThreshold: tuned.threshold,
-    predictions: predictDataset(final.network, split.ds, final.normalization),
+    predictions: predictDataset(network, split.ds, final.normalization),
   };
 }
 

@@ -21,6 +21,8 @@ export interface NetworkOptions {
   l2?: number;
   /** Seed for the weight initialisers, for reproducible training. */
   seed?: number;
+  /** The model's name; members of an ensemble need distinct ones. */
+  name?: string;
 }
 
 export const DEFAULT_HIDDEN = [64, 32] as const;
@@ -29,7 +31,8 @@ export const DEFAULT_HIDDEN = [64, 32] as const;
 export function buildNetwork(options: NetworkOptions): tf.LayersModel {
   const hidden = options.hidden ?? DEFAULT_HIDDEN;
   const seed = options.seed ?? 1;
-  const input = tf.input({ shape: [options.inputSize], name: 'features' });
+  const prefix = options.name ? `${options.name}_` : '';
+  const input = tf.input({ shape: [options.inputSize], name: `${prefix}features` });
   let x: tf.SymbolicTensor = input;
   hidden.forEach((units, i) => {
     x = tf.layers
@@ -38,19 +41,33 @@ export function buildNetwork(options: NetworkOptions): tf.LayersModel {
         activation: 'relu',
         kernelInitializer: tf.initializers.heNormal({ seed: seed + i }),
         kernelRegularizer: options.l2 ? tf.regularizers.l2({ l2: options.l2 }) : undefined,
-        name: `hidden_${i + 1}`,
+        name: `${prefix}hidden_${i + 1}`,
       })
       .apply(x) as tf.SymbolicTensor;
-    if (options.dropout) x = tf.layers.dropout({ rate: options.dropout, seed: seed + 100 + i }).apply(x) as tf.SymbolicTensor;
+    if (options.dropout) {
+      x = tf.layers.dropout({ rate: options.dropout, seed: seed + 100 + i, name: `${prefix}dropout_${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    }
   });
   const output = tf.layers
     .dense({
       units: OUTPUT_SIZE,
       kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1000 }),
-      name: 'heads',
+      name: `${prefix}heads`,
     })
     .apply(x) as tf.SymbolicTensor;
-  return tf.model({ inputs: input, outputs: output, name: 'fare_model' });
+  return tf.model({ inputs: input, outputs: output, name: options.name ?? 'fare_model' });
+}
+
+/**
+ * Joins trained networks into one model that averages their raw outputs: an ensemble
+ * that saves, loads and predicts like a single network. One network is returned as is.
+ */
+export function averageNetworks(members: readonly tf.LayersModel[], inputSize: number): tf.LayersModel {
+  if (members.length === 1) return members[0];
+  const input = tf.input({ shape: [inputSize], name: 'features' });
+  const outputs = members.map((m) => m.apply(input) as tf.SymbolicTensor);
+  const average = tf.layers.average({ name: 'ensemble_average' }).apply(outputs) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: average, name: 'fare_ensemble' });
 }
 
 /** The decoded heads: the cheaper-later logit and three ordered quantiles (q10 ≤ q50 ≤ q90). */

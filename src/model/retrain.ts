@@ -30,6 +30,9 @@ import { initTensorflow } from './tf.js';
 
 const DAY_MS = 86_400_000;
 
+/** Fewer fare events than this and a retrain fails: there is too little to learn from. */
+export const DEFAULT_MIN_EVENTS = 1000;
+
 export type RetrainStatus = 'promoted' | 'rejected' | 'failed';
 
 /** The event time a retrain learnt from (ISO). */
@@ -159,7 +162,7 @@ export async function runRetrainJob(
   const base = { version, createdAt, reason: job.reason, window };
   try {
     const backend = await initTensorflow({ prefer: job.backend });
-    const minEvents = job.minEvents ?? 1000;
+    const minEvents = job.minEvents ?? DEFAULT_MIN_EVENTS;
     if (events.length < minEvents) throw new Error(`only ${events.length} fare events; a retrain needs at least ${minEvents}`);
 
     onProgress({ phase: 'features' });

@@ -21,6 +21,8 @@ export interface TrainOptions {
   /** Weight of the pinball loss next to the cross-entropy. */
   quantileWeight?: number;
   seed?: number;
+  /** The network's name (members of an ensemble need distinct ones). */
+  name?: string;
   /** Called after every epoch, e.g. for a progress bar. */
   onEpoch?: (progress: EpochProgress) => void;
 }
@@ -47,7 +49,7 @@ export interface TrainResult {
   trainLoss: number | null;
   validationLoss: number | null;
   seconds: number;
-  options: Required<Omit<TrainOptions, 'onEpoch'>>;
+  options: Required<Omit<TrainOptions, 'onEpoch' | 'name'>>;
 }
 
 /** Thrown when training diverges or has nothing to learn from. */
@@ -55,7 +57,7 @@ export class TrainingError extends Error {
   override name = 'TrainingError';
 }
 
-export const DEFAULT_TRAIN_OPTIONS: Required<Omit<TrainOptions, 'onEpoch'>> = {
+export const DEFAULT_TRAIN_OPTIONS: Required<Omit<TrainOptions, 'onEpoch' | 'name'>> = {
   hidden: DEFAULT_HIDDEN,
   dropout: 0.1,
   l2: 0,
@@ -271,6 +273,7 @@ export async function trainNetwork(
     dropout: opts.dropout,
     l2: opts.l2,
     seed: opts.seed,
+    name: opts.name,
   });
   const optimizer = tf.train.adam(opts.learningRate);
   const trainData = toExamples(ds, labels, train, normalization);
@@ -329,6 +332,16 @@ export async function trainNetwork(
     trainLoss: lastTrainLoss,
     validationLoss: validationData && best ? best.loss : null,
     seconds: (performance.now() - startedAt) / 1000,
-    options: { ...opts, hidden: [...opts.hidden] },
+    options: {
+      hidden: [...opts.hidden],
+      dropout: opts.dropout,
+      l2: opts.l2,
+      learningRate: opts.learningRate,
+      batchSize: opts.batchSize,
+      maxEpochs: opts.maxEpochs,
+      patience: opts.patience,
+      quantileWeight: opts.quantileWeight,
+      seed: opts.seed,
+    },
   };
 }
