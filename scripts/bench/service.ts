@@ -52,10 +52,11 @@ export function startScript(repoRoot = process.cwd()): string {
 
 /** Spawns the service without waiting: for timing the start. */
 export function spawnService(options: StartServiceOptions, port: number): ServiceChild {
-  const args = [
-    ...(options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : []),
-    ...serviceNodeArgs(startScript()),
-  ];
+  const args = serviceNodeArgs(startScript());
+  // Through NODE_OPTIONS, node processes the service starts (the training child) are profiled too.
+  const profiling = options.cpuProfileDir
+    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfileDir}`.trim() }
+    : {};
   const child = spawnNode({
     name: options.name,
     args,
@@ -70,6 +71,7 @@ export function spawnService(options: StartServiceOptions, port: number): Servic
       // The benchmark triggers retrains itself (target 5) so they do not land inside other phases.
       FARESIGHT_RETRAIN_AFTER_EVENTS: '0',
       FARESIGHT_RETRAIN_CRON: '',
+      ...profiling,
       ...options.extraEnv,
     },
   });
