@@ -54,7 +54,7 @@ export function startScript(repoRoot = process.cwd()): string {
 export function spawnService(options: StartServiceOptions, port: number): ServiceChild {
   const args = serviceNodeArgs(startScript());
   // Through NODE_OPTIONS, node processes the service starts (the training child) are profiled too.
-  const profiling = options.cpuProfileDir
+  const profiling: Record<string, string> = options.cpuProfileDir
     ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfileDir}`.trim() }
     : {};
   const child = spawnNode({
