@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort, spawnNode, waitForHttp, type Child } from './processes.js';
 
 /**
@@ -55,7 +56,10 @@ export function spawnService(options: StartServiceOptions, port: number): Servic
   const args = serviceNodeArgs(startScript());
   // Through NODE_OPTIONS, node processes the service starts (the training child) are profiled too.
   const profiling: Record<string, string> = options.cpuProfileDir
-    ? { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${options.cpuProfileDir}`.trim() }
+    ? {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${join(dirname(fileURLToPath(import.meta.url)), 'cpu-profile.cjs')}`.trim(),
+        FARESIGHT_BENCH_PROFILE_DIR: options.cpuProfileDir,
+      }
     : {};
   const child = spawnNode({
     name: options.name,

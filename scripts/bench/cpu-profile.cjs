@@ -1,0 +1,25 @@
+// Preloaded by `npm run bench -- --profile` through NODE_OPTIONS=--require, so that every node
+// process of the service (the server and the training child it forks) writes a V8 CPU profile of
+// its main thread when it exits. Node does not accept --cpu-prof in NODE_OPTIONS; the inspector
+// gives the same profiler. Profiles go to $FARESIGHT_BENCH_PROFILE_DIR, named like --cpu-prof's.
+'use strict';
+const { isMainThread } = require('node:worker_threads');
+const dir = process.env.FARESIGHT_BENCH_PROFILE_DIR;
+if (dir && isMainThread) {
+  const inspector = require('node:inspector');
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const session = new inspector.Session();
+  session.connect();
+  session.post('Profiler.enable');
+  session.post('Profiler.start');
+  process.on('exit', () => {
+    // In the same thread, post() runs its callback before it returns, so this completes before exit.
+    session.post('Profiler.stop', (error, result) => {
+      if (error || !result) return;
+      fs.mkdirSync(dir, { recursive: true });
+      const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
+      fs.writeFileSync(path.join(dir, `CPU.${stamp}.${process.pid}.0.001.cpuprofile`), JSON.stringify(result.profile));
+    });
+  });
+}
