@@ -57,6 +57,11 @@ export const ModelMetaSchema = z.object({
   }),
   /** The buy/wait rule tuned with the model: wait while the probability of a cheaper price exceeds it. */
   decision: z.object({ waitThreshold: z.number() }),
+  /**
+   * The 80% interval's distances from the median are multiplied by this, chosen on the
+   * validation series so the interval covers 80% there (pinball training alone under-covers).
+   */
+  calibration: z.object({ intervalScale: z.number().positive() }).optional(),
   metrics: z.record(z.string(), metricValue),
   backend: z.string(),
 });
@@ -103,6 +108,16 @@ export interface RawPredictions {
   q90: Float32Array;
 }
 
+/** Widens (or narrows) the predicted interval around the median by `scale`, in place. */
+export function scaleIntervals(raw: RawPredictions, scale: number): RawPredictions {
+  if (scale === 1) return raw;
+  for (let i = 0; i < raw.q50.length; i++) {
+    raw.q10[i] = raw.q50[i] - scale * (raw.q50[i] - raw.q10[i]);
+    raw.q90[i] = raw.q50[i] + scale * (raw.q90[i] - raw.q50[i]);
+  }
+  return raw;
+}
+
 /** Runs the network on already-normalised rows, in chunks so memory stays flat. */
 export function predictRaw(network: tf.LayersModel, input: Float32Array, width: number, chunk = 16_384): RawPredictions {
   const n = input.length / width;
@@ -143,7 +158,10 @@ export function createFareModel(network: tf.LayersModel, meta: ModelMeta): Loade
     predict(vectors) {
       if (disposed) throw new Error(`model ${meta.version} was disposed`);
       if (vectors.length === 0) return [];
-      const raw = predictRaw(network, normalize(vectors, meta.normalization.mean, meta.normalization.std), width);
+      const raw = scaleIntervals(
+        predictRaw(network, normalize(vectors, meta.normalization.mean, meta.normalization.std), width),
+        meta.calibration?.intervalScale ?? 1,
+      );
       const out: Prediction[] = new Array(vectors.length);
       for (let i = 0; i < vectors.length; i++) {
         // Quantiles are ordered by construction; clamping to (0, 1] keeps them so.

@@ -1,5 +1,5 @@
 import type { FareEvent } from '../events/fare-event.js';
-import { normalize, predictRaw, type RawPredictions } from './artifacts.js';
+import { normalize, predictRaw, scaleIntervals, type RawPredictions } from './artifacts.js';
 import { buildDataset, censoredExposure, labelDataset, type FeatureDataset, type Labels } from './dataset.js';
 import { bucketOf } from './features.js';
 import {
@@ -63,7 +63,7 @@ export interface SplitOptions {
 }
 
 export const DEFAULT_VALIDATION_DAYS = 21;
-export const DEFAULT_MAX_TRAINING_DAYS_BEFORE = 60;
+export const DEFAULT_MAX_TRAINING_DAYS_BEFORE = 90;
 
 /** Replays the events and splits rows and passengers at the cutoff. `events` must be in event-time order. */
 export function splitAt(events: readonly FareEvent[], options: SplitOptions): BacktestSplit {
@@ -130,24 +130,34 @@ export function tuneFixedRule(ds: FeatureDataset, passengers: readonly Passenger
   return best!;
 }
 
-export const THRESHOLD_GRID = Array.from({ length: 19 }, (_, i) => 0.05 + i * 0.05);
+export const THRESHOLD_GRID = Array.from({ length: 13 }, (_, i) => 0.2 + i * 0.05);
 
 /**
- * Chooses the wait threshold that saves most on these passengers; ties go to the
- * higher (more cautious) threshold. Without passengers, 0.5.
+ * Chooses the wait threshold that saves most on these passengers. Savings swing a lot
+ * from one threshold to the next (a few passengers with big drops or rises weigh much),
+ * so each threshold is scored by the mean over it and its neighbours (±0.05); ties go to
+ * the one nearest 0.5. Without passengers, 0.5.
  */
 export function tuneThreshold(
   ds: FeatureDataset,
   passengers: readonly Passenger[],
   probability: Float32Array,
 ): { threshold: number; result: PolicyResult | null } {
-  let best: { threshold: number; result: PolicyResult } | undefined;
-  for (const threshold of THRESHOLD_GRID) {
-    const result = simulate(ds, passengers, thresholdRule(probability, threshold));
-    if (result.savingsPctOfOptimal === null) continue;
-    if (!best || result.savingsPctOfOptimal >= (best.result.savingsPctOfOptimal ?? -Infinity)) best = { threshold, result };
-  }
-  return best ?? { threshold: 0.5, result: null };
+  const results = THRESHOLD_GRID.map((threshold) => simulate(ds, passengers, thresholdRule(probability, threshold)));
+  const savings = results.map((r) => r.savingsPctOfOptimal);
+  if (savings.some((x) => x === null)) return { threshold: 0.5, result: null };
+  let best = -1;
+  let bestScore = -Infinity;
+  savings.forEach((_, k) => {
+    const window = [k - 1, k, k + 1].filter((j) => j >= 0 && j < savings.length).map((j) => savings[j]!);
+    const score = window.reduce((a, b) => a + b, 0) / window.length;
+    const closer = best >= 0 && Math.abs(THRESHOLD_GRID[k] - 0.5) < Math.abs(THRESHOLD_GRID[best] - 0.5);
+    if (score > bestScore + 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && closer)) {
+      best = k;
+      bestScore = score;
+    }
+  });
+  return { threshold: Math.round(THRESHOLD_GRID[best] * 100) / 100, result: results[best] };
 }
 
 /** Predictions for every row of the dataset, by a network and its normalisation. */
@@ -158,16 +168,38 @@ export function predictDataset(network: tf.LayersModel, ds: FeatureDataset, norm
 
 /** Predictions for every row by anything that predicts from raw vectors (a loaded FareModel). */
 export function predictDatasetWith(
-  model: { meta: { normalization: Normalization }; network: tf.LayersModel },
+  model: { meta: { normalization: Normalization; calibration?: { intervalScale: number } }; network: tf.LayersModel },
   ds: FeatureDataset,
 ): RawPredictions {
-  return predictDataset(model.network, ds, model.meta.normalization);
+  return scaleIntervals(predictDataset(model.network, ds, model.meta.normalization), model.meta.calibration?.intervalScale ?? 1);
 }
 
-/** A trained challenger with its tuned decision rule. */
+/** The 80% interval's target coverage, and the scales tried to reach it. */
+const TARGET_COVERAGE_PCT = 80;
+const INTERVAL_SCALES = Array.from({ length: 31 }, (_, i) => 1 + i * 0.1);
+
+/**
+ * The smallest widening of the predicted interval that covers 80% of the actual lowest
+ * prices on these rows (at most 4×; 1 when already covered or nothing to check).
+ */
+export function calibrateIntervals(labels: Labels, rows: ArrayLike<number>, raw: RawPredictions): number {
+  for (const scale of INTERVAL_SCALES) {
+    const scaled = scaleIntervals(
+      { probability: raw.probability, q10: Float32Array.from(raw.q10), q50: raw.q50, q90: Float32Array.from(raw.q90) },
+      scale,
+    );
+    const coverage = predictionQuality(labels, rows, scaled).intervalCoveragePct;
+    if (coverage === null || coverage >= TARGET_COVERAGE_PCT) return scale;
+  }
+  return INTERVAL_SCALES[INTERVAL_SCALES.length - 1];
+}
+
+/** A trained challenger with its tuned decision rule and interval calibration. */
 export interface Challenger {
   training: TrainResult;
   waitThreshold: number;
+  /** See {@link calibrateIntervals}; already applied to `predictions`. */
+  intervalScale: number;
   predictions: RawPredictions;
 }
 
@@ -178,17 +210,24 @@ export interface ChallengerOptions extends TrainOptions {
    * validation series are the most recent complete ones, too valuable to leave out.
    */
   refit?: boolean;
-  /** Networks (different seeds) averaged into the final model (default 1). Needs refit. */
+  /** Networks (different seeds) averaged into the final model (default {@link DEFAULT_ENSEMBLE}). Needs refit. */
   ensemble?: number;
 }
 
+/** Networks averaged into a model unless told otherwise: three cut the seed-to-seed swings. */
+export const DEFAULT_ENSEMBLE = 3;
+
 /** Trains on the rows before the cutoff and tunes the wait threshold on the validation series. */
 export async function trainChallenger(split: BacktestSplit, options: ChallengerOptions = {}): Promise<Challenger> {
-  const { refit = true, ensemble = 1, ...trainOptions } = options;
+  const { refit = true, ensemble = DEFAULT_ENSEMBLE, ...trainOptions } = options;
   const first = await trainNetwork(split.ds, split.trainLabels, split.trainRows, split.validationRows, trainOptions);
   const firstPredictions = predictDataset(first.network, split.ds, first.normalization);
   const tuned = tuneThreshold(split.ds, split.validationPassengers, firstPredictions.probability);
-  if (!refit || split.validationRows.length === 0) return { training: first, waitThreshold: tuned.threshold, predictions: firstPredictions };
+  // Calibrated where decisions are made: the validation passengers' start days.
+  const intervalScale = calibrateIntervals(split.trainLabels, startRows(split.ds, split.validationPassengers), firstPredictions);
+  if (!refit || split.validationRows.length === 0) {
+    return { training: first, waitThreshold: tuned.threshold, intervalScale, predictions: scaleIntervals(firstPredictions, intervalScale) };
+  }
   first.network.dispose();
   const all = Int32Array.from([...split.trainRows, ...split.validationRows]);
   const seed = first.options.seed;
@@ -224,7 +263,8 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
       options: { ...final.options, seed },
     },
     waitThreshold: tuned.threshold,
-    predictions: predictDataset(network, split.ds, final.normalization),
+    intervalScale,
+    predictions: scaleIntervals(predictDataset(network, split.ds, final.normalization), intervalScale),
   };
 }
 

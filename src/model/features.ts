@@ -14,7 +14,7 @@ import {
  */
 
 /** Bumped whenever the vector's meaning changes; saved with every model. */
-export const FEATURE_VERSION = 2;
+export const FEATURE_VERSION = 3;
 
 /** Upper bounds (inclusive) of the days-before buckets used for route statistics. */
 export const DAYS_BEFORE_BUCKETS = [1, 3, 7, 14, 21, 30, 45, 60, 90, Infinity] as const;
@@ -24,7 +24,6 @@ export const FEATURE_NAMES = [
   'days_before_log',
   'days_before_scaled',
   ...[0, 1, 2, 3, 4, 5, 6].map((d) => `departure_dow_${d}`),
-  ...[0, 1, 2, 3, 4, 5, 6].map((d) => `observed_dow_${d}`),
   'price_vs_first',
   'price_vs_min',
   'price_vs_max',
@@ -273,7 +272,6 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
   const routeMean = bucketLogMean(stats, bucket);
   const nextBucket = Math.max(0, bucket - 1);
   const departureDow = (departureDay + 4) % 7; // 1970-01-01 was a Thursday (4).
-  const observedDow = new Date(current.t).getUTCDay();
   const routeMin = lowestLogPrice(stats, stats.buckets.length - 1);
   const routeMinAhead = lowestLogPrice(stats, bucket);
   const here = stats.buckets[bucket];
@@ -287,7 +285,6 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
     Math.log1p(Math.max(0, daysBefore)),
     daysBefore / 100,
     ...oneHot(departureDow, 7),
-    ...oneHot(observedDow, 7),
     Math.log(price / first),
     Math.log(price / min),
     Math.log(price / max),

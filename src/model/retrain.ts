@@ -241,6 +241,7 @@ export async function runRetrainJob(
         seconds: Math.round(training.seconds * 10) / 10,
       },
       decision: { waitThreshold: challenger.waitThreshold },
+      calibration: { intervalScale: challenger.intervalScale },
       metrics: flatMetrics('holdout', challengerEval),
       backend,
     };

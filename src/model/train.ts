@@ -62,7 +62,7 @@ export const DEFAULT_TRAIN_OPTIONS: Required<Omit<TrainOptions, 'onEpoch' | 'nam
   dropout: 0.1,
   l2: 0,
   learningRate: 2e-3,
-  batchSize: 512,
+  batchSize: 256,
   maxEpochs: 40,
   patience: 5,
   quantileWeight: 4,

@@ -29,7 +29,7 @@ beforeAll(async () => {
 });
 
 /** A few seconds of training on the synthetic data: enough to learn its rule. */
-const QUICK = { hidden: [16], maxEpochs: 12, patience: 12, batchSize: 128, learningRate: 0.01, dropout: 0 };
+const QUICK = { hidden: [16], maxEpochs: 12, patience: 12, batchSize: 128, learningRate: 0.01, dropout: 0, ensemble: 2 };
 
 describe('promotion decision', () => {
   const score = (savings: number | null, auc: number | null) => ({ savingsPctOfOptimal: savings, auc });
@@ -203,7 +203,8 @@ describe('retrain in the service', () => {
       markStarted();
       return run(reason);
     };
-    ingestFareEvents(service.storage, syntheticFares({ departures: 30, horizon: 20 }));
+    const events = syntheticFares({ departures: 40, horizon: 25 });
+    ingestFareEvents(service.storage, events);
     service.runtime.start();
     requestRetrain(service.storage, 'test');
     service.runtime.notify();
@@ -221,10 +222,11 @@ describe('retrain in the service', () => {
     const result = await training;
     expect(result.timedOut).toBe(false);
     expect(order).toEqual(['healthz 200', 'models 200', 'training finished']);
-    // The training process really ran: it replayed the events and found too few complete series to train on.
+    // The training really ran, and its model (the first one) now serves.
     const [record] = deps.registry.list(1);
-    expect(record.status).toBe('failed');
-    expect(record.error).toMatch(/labelled training rows/);
-    expect(record.window.events).toBe(1260);
+    expect(record.error).toBeNull();
+    expect(record.status).toBe('promoted');
+    expect(record.window.events).toBe(events.length);
+    expect(service.functionDeps.model.current()?.version).toBe(record.version);
   });
 });
