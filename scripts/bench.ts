@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, type BenchFare, type FareData } from './bench/data.js';
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
 import { closedLoad, type ClosedLoadOptions } from './bench/load.js';
-import { formatFrames, formatProfilesMarkdown, summarizeProfiles, type Frame } from './bench/profile.js';
+import { formatFrames, formatProfilesMarkdown, pidOfProfile, summarizeProfiles, type Frame } from './bench/profile.js';
 import { cpuSeconds, freePort, installCleanup, rssMb, sleep, spawnNode, treeRssMb, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
@@ -101,6 +101,8 @@ installCleanup(() => {
 });
 
 const notes: string[] = [];
+/** The service's pid in each profiled phase, to tell its profile from its children's. */
+const profiledServices = new Map<string, number>();
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
 /** The peak RSS of one pid (or, with `tree`, of it and its descendants), sampled every 250 ms until stop(). */
@@ -389,6 +391,7 @@ async function servicePhases(
     logFile: join(logDir, 'service.log'),
     cpuProfileDir: profileDir('2-import'),
   });
+  profiledServices.set('2-import', service.pid);
   let restarted: ServiceChild | undefined;
   let backend: string | null = null;
   let functionIds: string[] = [];
@@ -430,9 +433,9 @@ async function servicePhases(
       if (!args.profile) return;
       await service.stop(30_000);
       service = await startService({ name: `service-${phase}`, dbPath: service.dbPath, modelsDir, logFile: join(logDir, `service-${phase}.log`), cpuProfileDir: profileDir(phase) });
+      profiledServices.set(phase, service.pid);
     };
-    await restartForProfile('3-reads');
-    if (args.profile) notes.push('--profile: the service was restarted after the import and after the reads, so target 6 measured fresh processes');
+    if (args.profile) notes.push('--profile: the service was restarted before the reads, the retrain and the latency phase, so target 6 measured fresh processes');
 
     let probe = await probeForecasts(service.url, data.series);
     const noForecastNow = () => (probe.ok === 0 ? `GET /v1/forecast answered ${JSON.stringify(probe.statuses)} for 20 known series` : undefined);
@@ -442,6 +445,7 @@ async function servicePhases(
     // Target 3 (and 6): forecast reads, with baseline (a) right before and after.
     let rssServing: number | null = null;
     const measureReads = async () => {
+      await restartForProfile('3-reads');
       log('target 3: forecast reads');
       log('baseline (a) before the reads: hono hello GET');
       const before = hello ? await hello.measure() : undefined;
@@ -486,7 +490,7 @@ async function servicePhases(
     }
 
     // Target 5: retrain while forecast reads go on at a fixed rate; the idle figure first, at the same rate.
-    await restartForProfile('4-5-events-retrain');
+    await restartForProfile('5-retrain');
     let retrainPeak: number | null = null;
     if (want(5)) {
       log('target 5: retrain');
@@ -550,6 +554,7 @@ async function servicePhases(
 
     // Target 4: event-to-forecast latency at a steady rate.
     let latencyPeak: number | null = null;
+    await restartForProfile('4-latency');
     if (want(4)) {
       log('target 4: event-to-forecast latency');
       if (noForecast) {
@@ -604,6 +609,7 @@ async function servicePhases(
         { name: 'service-restart', dbPath: service.dbPath, modelsDir, logFile: join(logDir, 'service-restart.log'), cpuProfileDir: profileDir('7-start') },
         port,
       );
+      profiledServices.set('7-start', restarted.pid);
       const firstAt = await waitForHttp(`${restarted.url}${noForecast ? '/healthz' : forecastPath(data.series[0])}`, restarted, {
         timeoutMs: settings.startTimeoutMs,
         intervalMs: 5,
@@ -691,6 +697,7 @@ async function main(): Promise<void> {
   const hello = helloResult.status === 'fulfilled' ? helloResult.value : undefined;
   const minimal = minimalResult.status === 'fulfilled' ? minimalResult.value : undefined;
   const ingestService = ingestResult.status === 'fulfilled' ? ingestResult.value : undefined;
+  if (ingestService) profiledServices.set('1-ingest', ingestService.pid);
 
   if (want(2)) {
     log(`baseline (c): better-sqlite3 insert of ${bulkFares.length.toLocaleString('en')} rows`);
@@ -741,13 +748,16 @@ async function main(): Promise<void> {
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   process.stdout.write(`\n${formatTable(report)}\n`);
 
-  let profiles: Record<string, { file: string; frames: Frame[] }[]> | undefined;
+  let profiles: Record<string, { file: string; process?: string; frames: Frame[] }[]> | undefined;
   if (args.profile) {
     profiles = {};
-    for (const name of ['1-ingest', '2-import', '3-reads', '4-5-events-retrain', '7-start']) {
-      profiles[name] = summarizeProfiles(join(profileRoot, name));
+    for (const name of ['1-ingest', '2-import', '3-reads', '5-retrain', '4-latency', '7-start']) {
+      profiles[name] = summarizeProfiles(join(profileRoot, name)).map((p) => ({
+        ...p,
+        process: pidOfProfile(p.file) === profiledServices.get(name) ? 'the service' : 'a child process of the service (the training child)',
+      }));
       for (const p of profiles[name]) {
-        process.stdout.write(`\nprofile ${name}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);
+        process.stdout.write(`\nprofile ${name}, ${p.process}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);
       }
     }
     (report as BenchReport & { profiles?: unknown }).profiles = profiles;

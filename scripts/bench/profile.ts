@@ -79,12 +79,21 @@ export function formatFrames(frames: readonly Frame[]): string[] {
   );
 }
 
-/** Profile summaries as Markdown: one table of top frames per phase. */
-export function formatProfilesMarkdown(profiles: Record<string, { file: string; frames: Frame[] }[]>, heading: string): string {
+/** The pid in a profile's file name (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile). */
+export function pidOfProfile(file: string): number | undefined {
+  const match = /\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** Profile summaries as Markdown: one table of top frames per phase and process. */
+export function formatProfilesMarkdown(
+  profiles: Record<string, { file: string; process?: string; frames: Frame[] }[]>,
+  heading: string,
+): string {
   const lines = [heading, ''];
   for (const [phase, files] of Object.entries(profiles)) {
-    for (const { frames } of files) {
-      lines.push(`Phase \`${phase}\`:`, '', '| share | self ms | function | where |', '| ---: | ---: | --- | --- |');
+    for (const { frames, process } of files) {
+      lines.push(`Phase \`${phase}\`${process ? `, ${process}` : ''}:`, '', '| share | self ms | function | where |', '| ---: | ---: | --- | --- |');
       for (const f of frames) lines.push(`| ${(f.share * 100).toFixed(1)}% | ${f.selfMs.toFixed(0)} | \`${f.name}\` | ${f.location || '(native)'} |`);
       lines.push('');
     }

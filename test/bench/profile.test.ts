@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProfilesMarkdown, shortLocation, topFrames, type CpuProfile } from '../../scripts/bench/profile.js';
+import { formatProfilesMarkdown, pidOfProfile, shortLocation, topFrames, type CpuProfile } from '../../scripts/bench/profile.js';
 
 const frame = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 9 } });
 
@@ -42,7 +42,16 @@ describe('formatProfilesMarkdown', () => {
       'Profiled run.',
     );
     expect(md).toContain('Phase `2-import`:');
+    const labelled = formatProfilesMarkdown({ '5-retrain': [{ file: 'y', process: 'the training child', frames: [] }] }, 'h');
+    expect(labelled).toContain('Phase `5-retrain`, the training child:');
     expect(md).toContain('| 14.6% | 1234 | `append` | src/db/runtime-storage.ts |');
     expect(md).toContain('| 1.0% | 99 | `(garbage collector)` | (native) |');
+  });
+});
+
+describe('pidOfProfile', () => {
+  it('reads the pid from the names node and the preload give profiles', () => {
+    expect(pidOfProfile('/x/CPU.20261125.090416.23452.0.001.cpuprofile')).toBe(23452);
+    expect(pidOfProfile('notes.txt')).toBeUndefined();
   });
 });
