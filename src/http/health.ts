@@ -7,6 +7,10 @@ const Readiness = z
     checks: z.object({
       database: z.object({ ok: z.boolean(), error: z.string().optional() }),
       lag: z.object({ events: z.number().int() }),
+      model: z
+        .object({ version: z.string(), trainedAt: z.string(), backend: z.string() })
+        .nullable()
+        .openapi({ description: 'The serving model; null while none is loaded (forecasts answer 503).' }),
     }),
   })
   .openapi('Readiness');
@@ -41,7 +45,12 @@ export function registerHealth(app: App, deps: AppDeps): void {
       database = { ok: false, error: error instanceof Error ? error.message : String(error) };
     }
     const lag = database.ok ? deps.runtime.stats().reduce((sum, s) => sum + s.lag, 0) : 0;
-    const body = { status: database.ok ? ('ready' as const) : ('unavailable' as const), checks: { database, lag: { events: lag } } };
+    const serving = deps.functionDeps.model.current();
+    const model = serving ? { version: serving.version, trainedAt: serving.trainedAt, backend: serving.backend } : null;
+    const body = {
+      status: database.ok ? ('ready' as const) : ('unavailable' as const),
+      checks: { database, lag: { events: lag }, model },
+    };
     return database.ok ? c.json(body, 200) : c.json(body, 503);
   });
 }
