@@ -2,6 +2,7 @@ import { parse } from 'csv-parse';
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { FareEvent } from '../events/fare-event.js';
+import { splitValues } from '../importer/mapping.js';
 
 /**
  * Reads a fare CSV with the Wizz Air data set's columns (see data/ and
@@ -21,7 +22,7 @@ export async function readFareCsv(path: string): Promise<FareEvent[]> {
       throw new Error(`${path}:${line}: a required column is empty or missing`);
     }
     if (!(price > 0) || !Number.isFinite(ts)) throw new Error(`${path}:${line}: bad price or search_ts_ms`);
-    const flights = (record.flight_numbers ?? '').split(/\s+/).filter(Boolean);
+    const flights = splitValues(record.flight_numbers ?? '');
     events.push({
       origin: record.origin,
       destination: record.destination,
