@@ -15,7 +15,7 @@ import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, t
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
 import { closedLoad, type ClosedLoadOptions } from './bench/load.js';
 import { formatFrames, formatProfilesMarkdown, pidOfProfile, summarizeProfiles, type Frame } from './bench/profile.js';
-import { cpuSeconds, freePort, installCleanup, rssMb, sleep, spawnNode, treeRssMb, waitForHttp } from './bench/processes.js';
+import { cpuSeconds, descendantPids, freePort, installCleanup, rssMb, signalDescendants, sleep, spawnNode, treeRssMb, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
   formatMarkdownReport,
@@ -75,7 +75,7 @@ const settings = {
   bulkTimeoutMs: QUICK ? 60_000 : 420_000,
   fixedRateReads: { rate: 100, connections: 10 },
   idleReadSec: QUICK ? 1.5 : 10,
-  retrainTimeoutMs: QUICK ? 60_000 : 180_000,
+  retrainTimeoutMs: QUICK ? 60_000 : 240_000,
   latency: {
     eventsPerSec: 2000,
     eventsPerRequest: 10,
@@ -277,7 +277,14 @@ async function retrain(service: ServiceChild, modelsDir: string, readPaths: () =
     }
     await sleep(100);
   }
-  const exitCode = script ? await script.stop(60_000) : undefined;
+  let stoppedTraining = false;
+  if (seconds === null) {
+    // Unfinished: stop its training process so it does not run on into the next phases.
+    stoppedTraining = signalDescendants(service.pid, 'SIGTERM') > 0;
+    const settleBy = performance.now() + 15_000;
+    while (performance.now() < settleBy && descendantPids(service.pid).length > 0) await sleep(200);
+  }
+  const exitCode = script ? await script.stop(stoppedTraining ? 1000 : 60_000) : undefined;
   stopReads();
   const during = await reads;
   return {
@@ -290,6 +297,7 @@ async function retrain(service: ServiceChild, modelsDir: string, readPaths: () =
     treeRssPeakMb: treeRss.stop(),
     triggerStatus: trigger.status,
     newModel: currentModel(modelsDir),
+    stoppedTraining,
   };
 }
 
@@ -515,7 +523,9 @@ async function servicePhases(
             5,
             'Full retrain on the imported data',
             [
-              { label: 'seconds', actual: retrained.seconds, limit: 60, op: '<=', unit: 's' },
+              retrained.seconds === null
+                ? { label: 'seconds (unfinished at the timeout, so more than)', actual: settings.retrainTimeoutMs / 1000, limit: 60, op: '<=' as const, unit: 's' }
+                : { label: 'seconds', actual: retrained.seconds, limit: 60, op: '<=' as const, unit: 's' },
               ...(idle
                 ? [{ label: 'read p99 during', actual: retrained.during.p99Ms, limit: readLimit, op: '<=' as const, unit: 'ms', basis: `2 × idle p99 ${idle.p99Ms?.toFixed(2)} ms at ${settings.fixedRateReads.rate} req/s` }]
                 : []),
@@ -530,8 +540,9 @@ async function servicePhases(
               rssPeakMb: retrained.rssPeakMb,
               withChildrenRssPeakMb: retrained.treeRssPeakMb,
               exitCode: retrained.exitCode ?? null,
+              unfinished: retrained.seconds === null ? `no new record within ${settings.retrainTimeoutMs / 1000} s${retrained.stoppedTraining ? '; its training process was then stopped' : ''}` : null,
             },
-            retrained.seconds === null ? `no new model record within ${settings.retrainTimeoutMs / 1000} s` : undefined,
+            undefined,
           ),
         );
       }

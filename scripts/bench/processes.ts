@@ -101,10 +101,19 @@ export function spawnNode(options: ChildOptions): Child {
     isRunning: () => running,
     async stop(graceMs = 10_000) {
       if (!running) return exited;
+      // Processes it started (a training child) would outlive a killed parent: note them first.
+      const descendants = child.pid === undefined ? [] : descendantPids(child.pid);
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       const code = await exited;
       clearTimeout(timer);
+      for (const pid of descendants) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Ended with its parent.
+        }
+      }
       return code;
     },
   };
@@ -134,6 +143,25 @@ function childPids(pid: number): number[] {
   } catch {
     return [];
   }
+}
+
+/** Every descendant of a process (children, their children, …). */
+export function descendantPids(pid: number): number[] {
+  return childPids(pid).flatMap((child) => [child, ...descendantPids(child)]);
+}
+
+/** Sends a signal to every descendant of a process; returns how many were signalled. */
+export function signalDescendants(pid: number, signal: NodeJS.Signals): number {
+  let signalled = 0;
+  for (const descendant of descendantPids(pid)) {
+    try {
+      process.kill(descendant, signal);
+      signalled++;
+    } catch {
+      // Already gone.
+    }
+  }
+  return signalled;
 }
 
 /** Resident memory of a process and all its descendants (e.g. a training child), in MB. */
