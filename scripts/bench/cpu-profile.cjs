@@ -13,7 +13,10 @@ if (dir && isMainThread) {
   session.connect();
   session.post('Profiler.enable');
   session.post('Profiler.start');
-  process.on('exit', () => {
+  let written = false;
+  const write = () => {
+    if (written) return;
+    written = true;
     // In the same thread, post() runs its callback before it returns, so this completes before exit.
     session.post('Profiler.stop', (error, result) => {
       if (error || !result) return;
@@ -21,5 +24,13 @@ if (dir && isMainThread) {
       const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '.').slice(0, 15);
       fs.writeFileSync(path.join(dir, `CPU.${stamp}.${process.pid}.0.001.cpuprofile`), JSON.stringify(result.profile));
     });
+  };
+  process.on('exit', write);
+  // A process stopped by SIGTERM without a handler of its own (the training child) would end
+  // without 'exit': write the profile, then end as SIGTERM would have.
+  process.on('SIGTERM', () => {
+    if (process.listenerCount('SIGTERM') > 1) return;
+    write();
+    process.exit(143);
   });
 }
