@@ -139,6 +139,21 @@ runMain(async () => {
     description: `wait while P(cheaper later) > ${threshold.toFixed(2)}`,
     result: simulate(ds, split.evalPassengers, thresholdRule(challenger.predictions.probability, threshold)),
   });
+  // Expected lowest ratio from the three quantiles (Pearson–Tukey weights); wait while it promises a saving.
+  const expectedSavingRow = (margin: number): PolicyRow => {
+    const { q10, q50, q90 } = challenger.predictions;
+    const wait = new Uint8Array(ds.size);
+    const clamp = (x: number) => Math.min(1, Math.max(0.01, x));
+    for (let i = 0; i < ds.size; i++) {
+      const expected = 0.185 * clamp(q10[i]) + 0.63 * clamp(q50[i]) + 0.185 * clamp(q90[i]);
+      wait[i] = 1 - expected > margin ? 1 : 0;
+    }
+    return {
+      policy: 'model-saving',
+      description: `wait while the expected lowest price is > ${(margin * 100).toFixed(0)}% below today's (not tuned)`,
+      result: simulate(ds, split.evalPassengers, wait),
+    };
+  };
   const [buyNow, waitToEnd, fixed, oracle] = baselineRows(split);
   const rows: PolicyRow[] = [
     buyNow,
@@ -146,6 +161,7 @@ runMain(async () => {
     fixed,
     { ...modelRow(challenger.waitThreshold, 'model'), description: `wait while P(cheaper later) > ${challenger.waitThreshold.toFixed(2)} (tuned on validation)` },
     modelRow(0.5, 'model-0.5'),
+    expectedSavingRow(0.05),
     oracle,
   ];
 

@@ -1,5 +1,5 @@
 import type { FareEvent } from '../events/fare-event.js';
-import { normalize, predictRaw, scaleIntervals, type RawPredictions } from './artifacts.js';
+import { predictRaw, scaleIntervals, type RawPredictions } from './artifacts.js';
 import { buildDataset, censoredExposure, labelDataset, type FeatureDataset, type Labels } from './dataset.js';
 import { bucketOf } from './features.js';
 import {
@@ -16,7 +16,7 @@ import {
   type PredictionQuality,
 } from './evaluate.js';
 import { averageNetworks } from './network.js';
-import { computeNormalization, gatherNormalized, trainNetwork, type Normalization, type TrainOptions, type TrainResult } from './train.js';
+import { gatherNormalized, trainNetwork, type Normalization, type TrainOptions, type TrainResult } from './train.js';
 import { tf } from './tf.js';
 
 const DAY_MS = 86_400_000;
@@ -303,11 +303,13 @@ export function baselineRows(split: BacktestSplit): PolicyRow[] {
     },
     {
       policy: 'fixed-rule',
-      description: `wait while more than ${fixed.k} days before departure (k tuned on training)`,
+      description:
+        fixed.k >= PASSENGER_DAYS.max
+          ? `best "wait while more than k days before departure" on training: k = ${fixed.k}, never wait`
+          : `wait while more than ${fixed.k} days before departure (k tuned on training)`,
       result: simulate(ds, evalPassengers, fixedRule(ds, fixed.k)),
     },
     { policy: 'oracle', description: 'knows the future', result: simulate(ds, evalPassengers, oracleRule(split.evalLabels)) },
   ];
 }
 
-export { normalize, computeNormalization };
