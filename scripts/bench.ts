@@ -405,7 +405,6 @@ async function servicePhases(
   let functionIds: string[] = [];
   try {
     functionIds = (await functionLags(service.url)).map((f) => f.id);
-    notes.push(`functions: ${functionIds.join(', ')}`);
     const bulk = await bulkImport(service, bulkFares);
     const bulkRowsPerSec = bulk.seconds === null ? null : bulk.rows / bulk.seconds;
     const bulkRatio = ratio(bulkRowsPerSec, baselines.sqliteInsert?.rowsPerSec);
@@ -755,7 +754,7 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\nfaresight benchmark, ${report.date}, ${QUICK ? 'quick' : 'full'} run, ${((Date.now() - startedAt) / 1000).toFixed(0)} s\n`);
   process.stdout.write(`machine: ${report.machine.cpus} cores (${report.machine.cpuModel}), Node ${report.machine.node}, free memory ${Math.round(freemem() / 1048576)} MB, load ${report.machine.loadAverage.join(' ')}\n`);
-  process.stdout.write(`service: tfjs backend ${backend ?? 'not reported'}, model ${shippedModel ?? 'none'}\n`);
+  process.stdout.write(`service: tfjs backend ${backend ?? 'not reported'}, model ${shippedModel ?? 'none'}, functions ${functionIds.join(', ') || 'none listed'}\n`);
   for (const note of notes) process.stdout.write(`note: ${note}\n`);
   process.stdout.write(`\n${formatTable(report)}\n`);
 

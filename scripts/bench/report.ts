@@ -150,6 +150,7 @@ export function target(
 /** Rounds for display: three significant digits below 100, whole numbers above. */
 export function formatNumber(value: number | null | undefined): string {
   if (value == null || !Number.isFinite(value)) return '–';
+  if (Number.isInteger(value)) return value.toLocaleString('en');
   const abs = Math.abs(value);
   if (abs >= 100) return Math.round(value).toLocaleString('en');
   if (abs >= 10) return value.toFixed(1);

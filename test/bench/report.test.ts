@@ -155,6 +155,8 @@ describe('summaries and tables', () => {
     expect(formatNumber(12.345)).toBe('12.3');
     expect(formatNumber(1.2345)).toBe('1.23');
     expect(formatNumber(0.01234)).toBe('0.012');
+    expect(formatNumber(0)).toBe('0');
+    expect(formatNumber(3)).toBe('3');
     expect(formatNumber(null)).toBe('–');
     expect(formatNumber(Number.POSITIVE_INFINITY)).toBe('–');
   });
