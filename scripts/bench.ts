@@ -66,7 +66,7 @@ const { values: args } = parseArgs({
 const QUICK = args.quick === true;
 /** Durations and sizes: the quick run finishes in under a minute, the full one in under ten. */
 const settings = {
-  keepEverySeries: QUICK ? 32 : 1,
+  keepEverySeries: QUICK ? 48 : 1,
   loadSec: QUICK ? 2 : 15,
   warmupSec: QUICK ? 1 : 3,
   connections: 50,
