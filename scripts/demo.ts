@@ -155,7 +155,13 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), 'faresight-demo-'));
   const { provider, note } = await demoModel();
   console.log(`serving ${note}`);
-  const config = ConfigSchema.parse({ FARESIGHT_DB_PATH: join(scratch, 'faresight.db'), FARESIGHT_MODELS_DIR: join(scratch, 'models') });
+  // Retraining is off: a day-by-day replay would start one on every new day of event time,
+  // long before the sample holds enough finished series to learn from.
+  const config = ConfigSchema.parse({
+    FARESIGHT_DB_PATH: join(scratch, 'faresight.db'),
+    FARESIGHT_MODELS_DIR: join(scratch, 'models'),
+    FARESIGHT_RETRAIN_AFTER_EVENTS: '0',
+  });
   const service = createService({ config, logger: createLogger('warn'), modelProvider: provider });
   service.runtime.start();
   const server = serve({ fetch: service.app.fetch, hostname: '127.0.0.1', port: 0 });

@@ -47,7 +47,9 @@ export interface RetrainTriggerState {
 }
 
 export const RETRAIN_STATE_KEY = 'retrain.trigger';
-export const RETRAIN_BATCH = { maxSize: 10_000, maxWaitMs: 1000 } as const;
+// Large batches fold a burst into one decision; the short wait keeps ?wait=true responses prompt,
+// since this function's bookkeeping is part of what such a response waits for.
+export const RETRAIN_BATCH = { maxSize: 10_000, maxWaitMs: 20 } as const;
 const DAY_MS = 86_400_000;
 
 const initialState = (): RetrainTriggerState => ({ eventsSince: 0, lastDay: null, due: false, dueReason: null });
