@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 
 /** The shared Wizz Air observations: 556,686 rows, sorted by series. */
-export const SHARED_FARES = '/work/shared/data/fares/wizz-fares.csv.gz';
+export const SHARED_FARES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/fares/wizz-fares.csv.gz');
 
 /** A fare event as the API takes it (the fields the Wizz data has). */
 export interface BenchFare {
