@@ -115,9 +115,14 @@ describe('predict', () => {
     const provider = createSwappableProvider(a);
     const service = makeForecastService(provider);
     let swaps = 0;
-    const swapper = setInterval(() => provider.swap(++swaps % 2 ? b : a), 1);
+    const swapper = setInterval(() => {
+      swaps++;
+      provider.swap(provider.current() === a ? b : a);
+    }, 1);
     try {
       for (let round = 0; round < 10; round++) {
+        // The interval can fire an even number of times per batch wait; rounds also alternate the model.
+        provider.swap(round % 2 ? b : a);
         const events = manySeriesEvents(300, 50).map((e) => ({
           ...e,
           observedAt: new Date(Date.parse(e.observedAt as string) + round * 3_600_000).toISOString(),
