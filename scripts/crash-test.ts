@@ -18,6 +18,7 @@ import { ingestFareEvents } from '../src/ingest.js';
 import { writeTinyModel } from '../src/model/testing.js';
 import { createService } from '../src/service.js';
 import { childService, REPO_ROOT, scratchDir, type ChildService } from './lib/child-service.js';
+import { prng } from './lib/prng.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,17 +40,6 @@ if (![KILLS, TOTAL_EVENTS, SEED, CONNECTIONS].every(Number.isInteger) || KILLS <
   process.exit(2);
 }
 
-/** mulberry32: a small seeded generator, so a failing run can be repeated with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(SEED);
 const between = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

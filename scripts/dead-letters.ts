@@ -3,7 +3,8 @@
  * GET /v1/dead-letters and POST /v1/dead-letters/{id}/replay. See `npm run dead-letters -- --help`.
  */
 import { parseArgs } from 'node:util';
-import type { Delivery, RuntimeStorage } from '../src/runtime/types.js';
+import { describeDeadLetter } from '../src/runtime/dead-letters.js';
+import type { RuntimeStorage } from '../src/runtime/types.js';
 import { count, openConfiguredStorage, runMain, UsageError } from './lib/cli.js';
 
 const HELP = `Usage:
@@ -18,21 +19,6 @@ replay   puts dead letters back in line, due now, with fresh retries; a running 
 const MAX_LIMIT = 1000;
 const ERROR_WIDTH = 100;
 
-/** A dead letter as GET /v1/dead-letters shows it. */
-function describe(storage: RuntimeStorage, delivery: Delivery) {
-  const event = storage.log.read(delivery.seq);
-  return {
-    id: delivery.id,
-    functionId: delivery.functionId,
-    seq: delivery.seq,
-    series: delivery.series,
-    attempts: delivery.attempts,
-    error: delivery.lastError,
-    failedAt: new Date(delivery.updatedAt).toISOString(),
-    event: event ? { type: event.type, payload: event.payload } : null,
-  };
-}
-
 function positiveInt(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -44,7 +30,7 @@ function list(storage: RuntimeStorage, args: { function?: string; after?: string
   const limit = positiveInt(args.limit, '--limit', 100);
   if (limit < 1 || limit > MAX_LIMIT) throw new UsageError(`--limit must be between 1 and ${MAX_LIMIT}`);
   const afterId = positiveInt(args.after, '--after', 0);
-  const dead = storage.deliveries.listDead({ functionId: args.function, afterId, limit }).map((d) => describe(storage, d));
+  const dead = storage.deliveries.listDead({ functionId: args.function, afterId, limit }).map((d) => describeDeadLetter(storage, d));
   if (args.json) {
     process.stdout.write(`${JSON.stringify({ deadLetters: dead }, null, 2)}\n`);
     return;

@@ -14,6 +14,7 @@ import { ERROR_CODES } from '../src/errors.js';
 import { FareEventInput, MAX_PRICE } from '../src/events/fare-event.js';
 import { exceedsJsonDepth, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, MAX_JSON_DEPTH } from '../src/http/events.js';
 import { childService, scratchDir } from './lib/child-service.js';
+import { prng } from './lib/prng.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,16 +32,6 @@ if (![TARGET, SEED, CONCURRENCY].every(Number.isInteger) || TARGET < 1 || CONCUR
   process.exit(2);
 }
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(SEED);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];

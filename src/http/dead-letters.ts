@@ -3,6 +3,7 @@ import { AppError } from '../errors.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
 import { errorResponses } from './envelope.js';
+import { describeDeadLetter } from '../runtime/dead-letters.js';
 
 export const DeadLetterSchema = z
   .object({
@@ -62,19 +63,7 @@ export function registerDeadLetters(app: App, deps: AppDeps): void {
     const dead = deps.storage.deliveries.listDead({ functionId, afterId: after, limit });
     return c.json(
       {
-        deadLetters: dead.map((d) => {
-          const event = deps.storage.log.read(d.seq);
-          return {
-            id: d.id,
-            functionId: d.functionId,
-            seq: d.seq,
-            series: d.series,
-            attempts: d.attempts,
-            error: d.lastError,
-            failedAt: new Date(d.updatedAt).toISOString(),
-            event: event ? { type: event.type, payload: event.payload } : null,
-          };
-        }),
+        deadLetters: dead.map((d) => describeDeadLetter(deps.storage, d)),
       },
       200,
     );
