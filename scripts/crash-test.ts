@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
-import { FARE_OBSERVED, FEATURES_EXTRACTED } from '../src/events/catalog.js';
+import { FARE_OBSERVED } from '../src/events/catalog.js';
 import { canonicalContent, FareEventInput, idempotencyKeyOf, type FareEvent } from '../src/events/fare-event.js';
 import { ingestFareEvents } from '../src/ingest.js';
 import { writeTinyModel } from '../src/model/testing.js';
@@ -537,24 +537,21 @@ async function main(): Promise<void> {
   }
   const deliveries = db.prepare('SELECT status, count(*) AS n FROM deliveries GROUP BY status').all() as { status: string; n: number }[];
   for (const d of deliveries) if (d.n > 0) fail(`${d.n} deliveries are ${d.status}`);
-  const unprocessed = db
+  // extract-features folded every stored fare event into its series exactly once.
+  const unfolded = db
     .prepare(
-      `SELECT f.seq, coalesce(x.n, 0) AS n FROM event_log f
-       LEFT JOIN (SELECT root, count(*) AS n FROM event_log WHERE type = ? GROUP BY root) x ON x.root = f.seq
-       WHERE f.type = ? AND coalesce(x.n, 0) != 1`,
+      `SELECT f.series, f.n AS events, coalesce(s.observations, 0) AS observations
+       FROM (SELECT series, count(*) AS n FROM event_log WHERE type = ? GROUP BY series) f
+       LEFT JOIN series s ON s.key = f.series
+       WHERE coalesce(s.observations, 0) != f.n`,
     )
-    .all(FEATURES_EXTRACTED, FARE_OBSERVED) as { seq: number; n: number }[];
-  for (const row of unprocessed.slice(0, 5)) fail(`fare event ${row.seq} has ${row.n} features.extracted events (expected 1)`);
-  if (unprocessed.length > 5) fail(`${unprocessed.length} fare events have no single features.extracted event`);
+    .all(FARE_OBSERVED) as { series: string; events: number; observations: number }[];
+  for (const row of unfolded.slice(0, 5)) fail(`series ${row.series} holds ${row.observations} observations of its ${row.events} fare events`);
+  if (unfolded.length > 5) fail(`${unfolded.length} series do not hold each of their fare events once`);
 
   const crashedSeries = tableSnapshot(db, 'series', 'key');
   const crashedRoutes = tableExists(db, 'route_stats') ? tableSnapshot(db, 'route_stats', 'key') : new Map();
   const crashedForecasts = tableExists(db, 'forecasts') ? tableSnapshot(db, 'forecasts', 'series') : new Map();
-  const crashedFeatures = new Map<string, unknown>();
-  for (const row of db.prepare('SELECT payload FROM event_log WHERE type = ?').all(FEATURES_EXTRACTED) as { payload: string }[]) {
-    const payload = JSON.parse(row.payload) as { series: string; observedAt: string };
-    crashedFeatures.set(`${payload.series}@${payload.observedAt}`, payload);
-  }
   const storedEvents = stored.map((row) => JSON.parse(row.payload) as FareEvent);
   db.close();
 
@@ -589,11 +586,6 @@ async function main(): Promise<void> {
   const drained = await replay.runtime.drain(300_000);
   if (drained.timedOut) fail(`the clean replay did not drain: ${drained.pending} pending`);
   const rdb = replay.database.sqlite;
-  const replayedFeatures = new Map<string, unknown>();
-  for (const row of rdb.prepare('SELECT payload FROM event_log WHERE type = ?').all(FEATURES_EXTRACTED) as { payload: string }[]) {
-    const payload = JSON.parse(row.payload) as { series: string; observedAt: string };
-    replayedFeatures.set(`${payload.series}@${payload.observedAt}`, payload);
-  }
   const seriesDiff = compareTables('series', crashedSeries, tableSnapshot(rdb, 'series', 'key'));
   const routeDiff = tableExists(rdb, 'route_stats') ? compareTables('route_stats', crashedRoutes, tableSnapshot(rdb, 'route_stats', 'key')) : 0;
   const replayedForecasts = tableExists(rdb, 'forecasts') ? tableSnapshot(rdb, 'forecasts', 'series') : new Map();
@@ -602,7 +594,6 @@ async function main(): Promise<void> {
   const forecastDiff = compareTables('forecasts', crashedSplit.strict, replayedSplit.strict);
   let liveDiff = 0;
   for (const [key, value] of crashedSplit.live) if (replayedSplit.live.has(key) && !sameValue(value, replayedSplit.live.get(key))) liveDiff++;
-  const featureDiff = compareTables('features.extracted', crashedFeatures, replayedFeatures);
   await replay.close();
 
   if (killsDuringLoad < KILLS) fail(`only ${killsDuringLoad} of ${KILLS} kills fell during the load`);
@@ -618,7 +609,7 @@ async function main(): Promise<void> {
   console.log(`unacknowledged, abandoned  ${abandoned.length} requests: ${unackPresentRequests} fully present (${unackPresentEvents} events), ${unackAbsentRequests} fully absent (${unackAbsentEvents} events)`);
   console.log(`resent acknowledged        ${resentDuplicates} duplicates, ${resentAccepted} stored again`);
   console.log(`kills survived             ${killsDuringLoad} during load + 1 after (${service.starts} starts)`);
-  console.log(`clean replay               series ${crashedSeries.size} (${seriesDiff} differ), route stats ${crashedRoutes.size} (${routeDiff} differ), features ${crashedFeatures.size} (${featureDiff} differ), forecasts ${crashedForecasts.size} (${forecastDiff} differ)`);
+  console.log(`clean replay               series ${crashedSeries.size} (${seriesDiff} differ), route stats ${crashedRoutes.size} (${routeDiff} differ), forecasts ${crashedForecasts.size} (${forecastDiff} differ)`);
   console.log(`                           (forecast fields from live route statistics, ${PROCESSING_TIME_FIELDS.join(', ')}: ${liveDiff} series differ, expected)`);
   console.log(`violations                 ${violations.length}`);
   console.log(`time                       ${((Date.now() - started) / 1000).toFixed(1)} s`);

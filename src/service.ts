@@ -5,6 +5,7 @@ import { createSqliteForecastStore } from './db/forecast-store.js';
 import { createSqliteRuntimeStorage } from './db/runtime-storage.js';
 import { createSqliteRouteStatsStore, createSqliteSeriesStore } from './db/stores.js';
 import type { FunctionDeps } from './functions/deps.js';
+import { INLINE_EVENT_TYPES } from './events/catalog.js';
 import { functions as defaultFunctions } from './functions/index.js';
 import { parseApiKeys } from './http/auth.js';
 import type { AppDeps } from './http/context.js';
@@ -102,6 +103,7 @@ export function createService(options: ServiceOptions): Service {
     deps: functionDeps,
     logger,
     pollIntervalMs: options.pollIntervalMs,
+    inlineTypes: INLINE_EVENT_TYPES,
   });
   const deps: AppDeps = {
     config,

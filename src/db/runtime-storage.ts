@@ -81,8 +81,116 @@ function statementCache(sqlite: Database.Database) {
 
 const placeholders = (n: number) => new Array(n).fill('?').join(',');
 
-/** The runtime's event log, cursors and deliveries on SQLite, all through prepared statements. */
-export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeStorage {
+/** The most appended events kept in memory for functions to read without a query. */
+export const DEFAULT_RECENT_EVENTS = 50_000;
+
+/**
+ * The events this connection appended lately, in seq order, as the objects it appended:
+ * functions read their triggers from here instead of querying and parsing them again.
+ * It covers every seq above `floor` only while no other connection has committed since
+ * it was started: a commit by another process (an import, a retrain request) changes
+ * SQLite's data_version, and the window then starts again above the log's head.
+ */
+class RecentEvents {
+  private events: LoggedEvent[] = [];
+  private staged: LoggedEvent[] = [];
+  private floor = Number.POSITIVE_INFINITY;
+  private version: number | undefined;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly dataVersion: () => number,
+    private readonly head: () => number,
+  ) {}
+
+  /** Events appended in the open transaction: they count once it commits. */
+  stage(event: LoggedEvent, inTransaction: boolean): void {
+    if (inTransaction) this.staged.push(event);
+    else this.add([event]);
+  }
+
+  mark(): number {
+    return this.staged.length;
+  }
+
+  rollbackTo(mark: number): void {
+    this.staged.length = mark;
+  }
+
+  commit(): void {
+    if (this.staged.length === 0) return;
+    const committed = this.staged;
+    this.staged = [];
+    this.add(committed);
+  }
+
+  private add(committed: LoggedEvent[]): void {
+    if (!this.current()) return;
+    for (const event of committed) this.events.push(event);
+    if (this.events.length > this.capacity) {
+      const dropped = this.events.splice(0, this.events.length - this.capacity);
+      this.floor = dropped[dropped.length - 1].seq;
+    }
+  }
+
+  /** False, and the window restarted, when another connection committed since the last look. */
+  private current(): boolean {
+    const version = this.dataVersion();
+    if (version === this.version) return true;
+    this.version = version;
+    this.events = [];
+    this.floor = this.head();
+    return false;
+  }
+
+  /** The events after `position` of these types, or undefined when the window does not cover it. */
+  readAfter(position: number, types: readonly string[], limit: number): LoggedEvent[] | undefined {
+    if (position < this.floor || !this.current()) return undefined;
+    const events = this.events;
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (events[mid].seq <= position) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: LoggedEvent[] = [];
+    const single = types.length === 1 ? types[0] : undefined;
+    for (let i = lo; i < events.length && out.length < limit; i++) {
+      const event = events[i];
+      if (single !== undefined ? event.type === single : types.includes(event.type)) out.push(event);
+    }
+    return out;
+  }
+
+  read(seq: number): LoggedEvent | undefined {
+    if (seq <= this.floor || !this.current()) return undefined;
+    const events = this.events;
+    let lo = 0;
+    let hi = events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (events[mid].seq < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return events[lo]?.seq === seq ? events[lo] : undefined;
+  }
+}
+
+export interface SqliteRuntimeStorageOptions {
+  /** How many appended events to keep in memory for functions; 0 reads every batch from SQLite. */
+  recentEvents?: number;
+}
+
+/**
+ * The runtime's event log, cursors and deliveries on SQLite, all through prepared
+ * statements. Events appended through it are also kept in memory (see RecentEvents),
+ * so payloads handed to functions are shared objects: handlers must not mutate them.
+ */
+export function createSqliteRuntimeStorage(
+  sqlite: Database.Database,
+  options: SqliteRuntimeStorageOptions = {},
+): RuntimeStorage {
   const prepared = statementCache(sqlite);
   const insertEvent = sqlite.prepare(
     `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
@@ -96,11 +204,16 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
              max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event_log'), 0),
                  coalesce((SELECT max(seq) FROM event_log), 0)) + 1,
              @payload, @createdAt)
-     ON CONFLICT (type, key) DO NOTHING`,
+     ON CONFLICT (type, key) WHERE key IS NOT NULL DO NOTHING`,
   );
   const findByKey = sqlite.prepare('SELECT seq, content_hash FROM event_log WHERE type = ? AND key = ?');
   const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');
   const headStmt = sqlite.prepare('SELECT coalesce(max(seq), 0) AS head FROM event_log');
+  const dataVersionStmt = sqlite.prepare('PRAGMA data_version').pluck();
+  const head = () => (headStmt.get() as { head: number }).head;
+  const capacity = options.recentEvents ?? DEFAULT_RECENT_EVENTS;
+  const recent =
+    capacity > 0 ? new RecentEvents(capacity, () => dataVersionStmt.get() as number, head) : undefined;
 
   const log: EventLog = {
     appendKeyed(event): AppendOutcome {
@@ -113,7 +226,14 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
         payload: JSON.stringify(event.payload),
         createdAt: Date.now(),
       });
-      if (info.changes === 1) return { kind: 'accepted', seq: Number(info.lastInsertRowid) };
+      if (info.changes === 1) {
+        const seq = Number(info.lastInsertRowid);
+        recent?.stage(
+          { seq, type: event.type, series: event.series, time: event.time, root: seq, payload: event.payload },
+          sqlite.inTransaction,
+        );
+        return { kind: 'accepted', seq };
+      }
       const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string };
       return existing.content_hash === event.contentHash
         ? { kind: 'duplicate', seq: existing.seq }
@@ -123,7 +243,7 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
       const createdAt = Date.now();
       for (const event of events) {
         if (event.root === undefined) throw new Error('emitted events need a root');
-        insertEvent.run({
+        const info = insertEvent.run({
           type: event.type,
           key: event.key ?? null,
           contentHash: event.contentHash ?? null,
@@ -133,9 +253,22 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
           payload: JSON.stringify(event.payload),
           createdAt,
         });
+        recent?.stage(
+          {
+            seq: Number(info.lastInsertRowid),
+            type: event.type,
+            series: event.series,
+            time: event.time,
+            root: event.root,
+            payload: event.payload,
+          },
+          sqlite.inTransaction,
+        );
       }
     },
     readAfter(position, types, limit) {
+      const cached = recent?.readAfter(position, types, limit);
+      if (cached) return cached;
       const rows = prepared(
         `SELECT seq, type, series, time, root, payload FROM event_log
          WHERE seq > ? AND type IN (${placeholders(types.length)}) ORDER BY seq LIMIT ?`,
@@ -143,10 +276,12 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
       return rows.map(toEvent);
     },
     read(seq) {
+      const cached = recent?.read(seq);
+      if (cached) return cached;
       const row = readOne.get(seq) as LogRow | undefined;
       return row && toEvent(row);
     },
-    head: () => (headStmt.get() as { head: number }).head,
+    head,
     countAfter(position, types, maxRoot) {
       const sql =
         `SELECT count(*) AS n FROM event_log WHERE seq > ? AND type IN (${placeholders(types.length)})` +
@@ -290,7 +425,20 @@ export function createSqliteRuntimeStorage(sqlite: Database.Database): RuntimeSt
   return {
     log,
     deliveries,
-    transaction: <T>(fn: () => T): T => sqlite.transaction(fn).immediate(),
+    transaction<T>(fn: () => T): T {
+      // Nested calls are savepoints: only the outermost commit publishes the staged events.
+      const outermost = !sqlite.inTransaction;
+      const mark = recent?.mark() ?? 0;
+      let result: T;
+      try {
+        result = sqlite.transaction(fn).immediate();
+      } catch (error) {
+        recent?.rollbackTo(outermost ? 0 : mark);
+        throw error;
+      }
+      if (outermost) recent?.commit();
+      return result;
+    },
     isUnavailable: isSqliteUnavailable,
   };
 }

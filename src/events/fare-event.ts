@@ -4,32 +4,52 @@ import { z } from 'zod';
 export const MAX_PRICE = 10_000_000;
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
-const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 // ISO 8601 date-time with an explicit zone: Z or ±hh:mm.
 const DATETIME_WITH_ZONE_RE =
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i;
 const DAY_MS = 86_400_000;
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The value of `length` ASCII digits at `start`, or -1 if any is not a digit. */
+function digitsAt(value: string, start: number, length: number): number {
+  let n = 0;
+  for (let i = start; i < start + length; i++) {
+    const d = value.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/** [year, month, day] of a YYYY-MM-DD prefix naming a real calendar day, or undefined. */
+function calendarDay(value: string): [number, number, number] | undefined {
+  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return undefined;
+  const year = digitsAt(value, 0, 4);
+  const month = digitsAt(value, 5, 2);
+  const day = digitsAt(value, 8, 2);
+  // Years below 100 are refused, as Date.UTC would read them as 19xx.
+  if (year < 100 || month < 1 || month > 12 || day < 1) return undefined;
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= DAYS_IN_MONTH[month - 1] + (leap ? 1 : 0) ? [year, month, day] : undefined;
+}
+
 /** True when `value` is a YYYY-MM-DD string naming a real calendar day. */
 export function isCalendarDate(value: string): boolean {
-  const m = DATE_RE.exec(value);
-  if (!m) return false;
-  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const date = new Date(Date.UTC(year, month - 1, day));
-  return (
-    date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day
-  );
+  // Checked by hand rather than through Date: it runs several times for every event ingested.
+  return typeof value === 'string' && value.length === 10 && calendarDay(value) !== undefined;
 }
 
 /** True for an ISO 8601 date-time with an explicit zone, on a real calendar day. */
 export function isZonedDateTime(value: string): boolean {
   // Date.parse rolls impossible days over (02-30 becomes 03-01): check the day too.
-  return DATETIME_WITH_ZONE_RE.test(value) && isCalendarDate(value.slice(0, 10)) && Number.isFinite(Date.parse(value));
+  return DATETIME_WITH_ZONE_RE.test(value) && calendarDay(value) !== undefined && Number.isFinite(Date.parse(value));
 }
 
 /** Epoch ms of the start (00:00Z) of a YYYY-MM-DD day. */
 export function dayStartMs(date: string): number {
-  return Date.parse(`${date}T00:00:00Z`);
+  const day = date.length === 10 ? calendarDay(date) : undefined;
+  return day ? Date.UTC(day[0], day[1] - 1, day[2]) : Date.parse(`${date}T00:00:00Z`);
 }
 
 /** Epoch ms of the end (24:00Z, exclusive) of a YYYY-MM-DD day. */

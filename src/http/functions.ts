@@ -15,6 +15,10 @@ export const FunctionStatsSchema = z
     deadLetters: z.number().int(),
     lag: z.number().int().openapi({ description: 'Events not yet processed by this function.' }),
     durationMs: z.object({ p50: z.number().nullable(), p99: z.number().nullable() }),
+    delivery: z.enum(['log', 'inline']).openapi({
+      description:
+        '`log`: reads its triggers from the durable event log through its own cursor. `inline`: its triggers are handed over in memory inside the invocation that emits them and it commits in that transaction, so its lag is always 0 and its failures are retried and dead-lettered with the triggering function.',
+    }),
   })
   .openapi('FunctionStats');
 

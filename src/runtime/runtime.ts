@@ -16,6 +16,12 @@ export interface FunctionStats {
   /** Events not yet processed: after the cursor, or waiting for a retry. */
   lag: number;
   durationMs: { p50: number | null; p99: number | null };
+  /**
+   * `log`: the function reads its triggers from the durable log through its own cursor.
+   * `inline`: its triggers are delivered in memory inside the invocation that emits them,
+   * and its effects commit in that invocation's transaction (so its lag is always 0).
+   */
+  delivery: 'log' | 'inline';
 }
 
 export interface RuntimeOptions<Deps> {
@@ -28,6 +34,13 @@ export interface RuntimeOptions<Deps> {
   /** Wall clock, for retry backoff only; business logic uses event time. */
   now?: () => number;
   random?: () => number;
+  /**
+   * Event types that are never written to the log: they are delivered, in memory, to the
+   * functions they trigger inside the invocation that emits them, and everything those
+   * functions do commits in that invocation's transaction. A function triggered by such
+   * a type must be triggered only by such types.
+   */
+  inlineTypes?: readonly string[];
 }
 
 /** The result of waiting for the functions triggered by some events. */
@@ -69,10 +82,43 @@ function percentile(sorted: number[], q: number): number | null {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+// An inline function that emits what triggers itself would loop; this bounds the chain.
+const MAX_INLINE_DEPTH = 8;
 
 interface Invocation {
   effects: (() => void)[];
   emitted: NewEvent[];
+  /** Emitted events of inline types, not yet delivered. */
+  inline: LoggedEvent[];
+}
+
+const emptyInvocation = (): Invocation => ({ effects: [], emitted: [], inline: [] });
+
+/** Invocation counters and durations of one function. */
+class Counters {
+  invocations = 0;
+  failures = 0;
+  retriesAttempted = 0;
+  durations: number[] = [];
+
+  record(startedAt: number): void {
+    if (this.durations.length >= DURATION_WINDOW) this.durations.shift();
+    this.durations.push(performance.now() - startedAt);
+  }
+
+  durationMs(): FunctionStats['durationMs'] {
+    const sorted = [...this.durations].sort((a, b) => a - b);
+    return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+  }
+}
+
+/**
+ * The failure of an inline function, raised in the invocation that triggered it: the
+ * triggering event is retried, and dead-lettered, with the function that emitted it.
+ */
+function inlineFailure(functionId: string, error: unknown): Error {
+  const message = `${functionId}: ${errorMessage(error)}`;
+  return error instanceof NonRetriableError ? new NonRetriableError(message) : new Error(message, { cause: error });
 }
 
 /**
@@ -85,11 +131,18 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const inlineTypes = new Set(options.inlineTypes ?? []);
   const ids = new Set<string>();
   for (const fn of options.functions) {
     if (ids.has(fn.id)) throw new Error(`function id "${fn.id}" is registered twice`);
     ids.add(fn.id);
+    const inlineTriggers = fn.triggers.filter((t) => inlineTypes.has(t)).length;
+    if (inlineTriggers > 0 && inlineTriggers < fn.triggers.length) {
+      throw new Error(`function "${fn.id}" mixes inline and logged triggers`);
+    }
   }
+  const isInline = (fn: FaresightFunction<any, Deps>) => fn.triggers.every((t) => inlineTypes.has(t));
+  const inlineFunctions = options.functions.filter(isInline).map((fn) => ({ fn, counters: new Counters() }));
 
   let stopped = true;
   let pollTimer: NodeJS.Timeout | undefined;
@@ -114,10 +167,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     running: Promise<void> | undefined;
     wakeAgain = false;
     retryTimer: NodeJS.Timeout | undefined;
-    invocations = 0;
-    failures = 0;
-    retriesAttempted = 0;
-    durations: number[] = [];
+    readonly counters = new Counters();
 
     constructor(readonly fn: FaresightFunction<any, Deps>) {}
 
@@ -191,16 +241,10 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     }
 
     private async invoke(events: LoggedEvent[], attempt: number): Promise<Invocation> {
-      const invocation: Invocation = { effects: [], emitted: [] };
-      const ctx: HandlerContext<unknown, Deps> = {
-        events,
-        deps,
-        attempt,
-        emit: (event, cause) => invocation.emitted.push({ ...event, root: cause.root }),
-        effect: (apply) => invocation.effects.push(apply),
-      };
-      this.invocations++;
-      await this.fn.handler(ctx);
+      const invocation = emptyInvocation();
+      this.counters.invocations++;
+      await this.fn.handler(contextFor(invocation, events, attempt));
+      await deliverInline(invocation, attempt);
       return invocation;
     }
 
@@ -215,8 +259,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     }
 
     private record(startedAt: number): void {
-      if (this.durations.length >= DURATION_WINDOW) this.durations.shift();
-      this.durations.push(performance.now() - startedAt);
+      this.counters.record(startedAt);
     }
 
     /** New events in a batch. A failing batch moves to the slow path, one event at a time. */
@@ -229,7 +272,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         .sort((a, b) => a.time - b.time || a.seq - b.seq);
       const startedAt = performance.now();
       try {
-        const invocation = ready.length > 0 ? await this.invoke(ready, 1) : { effects: [], emitted: [] };
+        const invocation = ready.length > 0 ? await this.invoke(ready, 1) : emptyInvocation();
         this.commit(invocation, () => {
           if (parked.length > 0) storage.deliveries.addPending(this.fn.id, parked, now());
           storage.deliveries.advanceCursor(this.fn.id, cursor, last);
@@ -238,7 +281,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       } catch (error) {
         // Storage trouble is nobody's fault: leave everything as it was and let the poll retry.
         if (storage.isUnavailable(error)) throw error;
-        this.failures++;
+        this.counters.failures++;
         // A lone event is known to be the culprit: its batch try counts as attempt 1.
         const culprit = ready.length === 1 ? ready[0] : undefined;
         if (!culprit) {
@@ -276,7 +319,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         return;
       }
       const attempt = delivery.attempts + 1;
-      if (delivery.attempts > 0) this.retriesAttempted++;
+      if (delivery.attempts > 0) this.counters.retriesAttempted++;
       const startedAt = performance.now();
       try {
         const invocation = await this.invoke([event], attempt);
@@ -284,29 +327,81 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         this.record(startedAt);
       } catch (error) {
         if (storage.isUnavailable(error)) throw error;
-        this.failures++;
+        this.counters.failures++;
         storage.transaction(() => this.settleFailure(delivery, event, attempt, error));
       }
     }
 
     stats(): FunctionStats {
-      const sorted = [...this.durations].sort((a, b) => a - b);
       return {
         id: this.fn.id,
         triggers: this.fn.triggers,
         batch: this.fn.batch,
         retries: this.fn.retries,
-        invocations: this.invocations,
-        failures: this.failures,
-        retriesAttempted: this.retriesAttempted,
+        invocations: this.counters.invocations,
+        failures: this.counters.failures,
+        retriesAttempted: this.counters.retriesAttempted,
         deadLetters: storage.deliveries.countDead(this.fn.id),
         lag: pendingFor(this.fn),
-        durationMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) },
+        durationMs: this.counters.durationMs(),
+        delivery: 'log',
       };
     }
   }
 
-  const workers = options.functions.map((fn) => new Worker(fn));
+  function contextFor(invocation: Invocation, events: LoggedEvent[], attempt: number): HandlerContext<unknown, Deps> {
+    return {
+      events,
+      deps,
+      attempt,
+      emit: (event, cause) => {
+        if (inlineTypes.has(event.type)) invocation.inline.push({ ...event, seq: cause.seq, root: cause.root });
+        else invocation.emitted.push({ ...event, root: cause.root });
+      },
+      effect: (apply) => invocation.effects.push(apply),
+    };
+  }
+
+  /**
+   * Runs the inline functions triggered by what an invocation emitted, into the same
+   * invocation: their effects and emitted events commit with it, or not at all.
+   */
+  async function deliverInline(invocation: Invocation, attempt: number): Promise<void> {
+    for (let depth = 0; invocation.inline.length > 0; depth++) {
+      if (depth >= MAX_INLINE_DEPTH) throw new NonRetriableError(`inline events nest deeper than ${MAX_INLINE_DEPTH} levels`);
+      const emitted = invocation.inline.splice(0);
+      for (const { fn, counters } of inlineFunctions) {
+        const events = emitted.filter((e) => fn.triggers.includes(e.type));
+        if (events.length === 0) continue;
+        const startedAt = performance.now();
+        counters.invocations++;
+        try {
+          await fn.handler(contextFor(invocation, events, attempt));
+        } catch (error) {
+          counters.failures++;
+          if (storage.isUnavailable(error)) throw error;
+          throw inlineFailure(fn.id, error);
+        }
+        counters.record(startedAt);
+      }
+    }
+  }
+
+  const inlineStats = ({ fn, counters }: (typeof inlineFunctions)[number]): FunctionStats => ({
+    id: fn.id,
+    triggers: fn.triggers,
+    batch: fn.batch,
+    retries: fn.retries,
+    invocations: counters.invocations,
+    failures: counters.failures,
+    retriesAttempted: counters.retriesAttempted,
+    deadLetters: 0,
+    lag: 0,
+    durationMs: counters.durationMs(),
+    delivery: 'inline',
+  });
+
+  const workers = options.functions.filter((fn) => !isInline(fn)).map((fn) => new Worker(fn));
   const wakeAll = () => {
     for (const worker of workers) worker.wake();
   };
@@ -364,7 +459,13 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     drain(timeoutMs) {
       return waitUntil(() => workers.reduce((sum, w) => sum + pendingFor(w.fn), 0), timeoutMs);
     },
-    stats: () => workers.map((w) => w.stats()),
+    stats: () => {
+      // In registration order, whichever way each function is delivered.
+      const byId = new Map<string, FunctionStats>();
+      for (const w of workers) byId.set(w.fn.id, w.stats());
+      for (const f of inlineFunctions) byId.set(f.fn.id, inlineStats(f));
+      return options.functions.map((fn) => byId.get(fn.id)!);
+    },
     replayDeadLetter(id) {
       const revived = storage.transaction(() => storage.deliveries.revive(id, now()));
       if (revived) wakeAll();

@@ -23,7 +23,7 @@ const open = new Set<TestRuntime>();
 export function makeRuntime<Deps = Record<string, never>>(
   functions: readonly FaresightFunction<any, Deps>[],
   options: { path?: string; deps?: Deps; storage?: (s: RuntimeStorage) => RuntimeStorage } & Partial<
-    Pick<RuntimeOptions<Deps>, 'pollIntervalMs' | 'now' | 'random'>
+    Pick<RuntimeOptions<Deps>, 'pollIntervalMs' | 'now' | 'random' | 'inlineTypes'>
   > = {},
 ): TestRuntime {
   const database = openDatabase({ path: options.path ?? ':memory:' });
@@ -37,6 +37,7 @@ export function makeRuntime<Deps = Record<string, never>>(
     pollIntervalMs: options.pollIntervalMs,
     now: options.now,
     random: options.random ?? (() => 0.5),
+    inlineTypes: options.inlineTypes,
   });
   const handle: TestRuntime = {
     runtime,
