@@ -8,6 +8,7 @@ import type { FunctionDeps } from './functions/deps.js';
 import { INLINE_EVENT_TYPES } from './events/catalog.js';
 import { functions as defaultFunctions } from './functions/index.js';
 import { parseApiKeys } from './http/auth.js';
+import { createIngestCommitter } from './ingest.js';
 import type { AppDeps } from './http/context.js';
 import { createLogger, type Logger } from './logger.js';
 import type { ModelProvider } from './model/predictor.js';
@@ -109,6 +110,7 @@ export function createService(options: ServiceOptions): Service {
     config,
     database,
     storage,
+    ingest: createIngestCommitter(storage),
     runtime,
     functionDeps,
     logger,

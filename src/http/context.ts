@@ -2,6 +2,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { Config } from '../config.js';
 import type { DatabaseHandle } from '../db/client.js';
 import type { FunctionDeps } from '../functions/deps.js';
+import type { IngestCommitter } from '../ingest.js';
 import type { Logger } from '../logger.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { RuntimeStorage } from '../runtime/types.js';
@@ -12,6 +13,8 @@ export interface AppDeps {
   config: Pick<Config, 'FARESIGHT_REQUIRE_KEY_FOR_READS'>;
   database: DatabaseHandle;
   storage: RuntimeStorage;
+  /** Appends the fare events of a request, sharing commits with concurrent requests. */
+  ingest: IngestCommitter;
   runtime: Runtime;
   functionDeps: FunctionDeps;
   logger: Logger;

@@ -2,7 +2,6 @@ import { z } from '@hono/zod-openapi';
 import { bodyLimit } from 'hono/body-limit';
 import { FareEventInput, type FareEvent } from '../events/fare-event.js';
 import { AppError, type Issue } from '../errors.js';
-import { ingestFareEvents } from '../ingest.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
 import { errorResponses, zodIssues } from './envelope.js';
@@ -181,7 +180,7 @@ export function registerEvents(app: App, deps: AppDeps): void {
       const text = await c.req.text();
       const { items, issues } = parseItems(text, c.req.header('content-type') ?? '');
       const events = validateItems(items, issues);
-      const result = ingestFareEvents(deps.storage, events);
+      const result = await deps.ingest.submit(events);
       deps.runtime.notify();
       if (wait === 'true') {
         const { pending } = await deps.runtime.waitFor(result.maxSeq, WAIT_TIMEOUT_MS);
