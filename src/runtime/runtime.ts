@@ -168,6 +168,12 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     wakeAgain = false;
     retryTimer: NodeJS.Timeout | undefined;
     readonly counters = new Counters();
+    /**
+     * Whether the slow path (retries, parked events) may hold due work. Cleared when a look
+     * finds none; set again by the poll, a retry timer and whatever adds deliveries, so the
+     * query is not run for every batch of new events.
+     */
+    checkSlowPath = true;
 
     constructor(readonly fn: FaresightFunction<any, Deps>) {}
 
@@ -215,18 +221,24 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       if (stopped) return;
       const due = storage.deliveries.nextDue(this.fn.id);
       if (due === undefined) return;
-      this.retryTimer = setTimeout(() => this.wake(), Math.max(0, due - now()));
+      this.retryTimer = setTimeout(() => {
+        this.checkSlowPath = true;
+        this.wake();
+      }, Math.max(0, due - now()));
       this.retryTimer.unref();
     }
 
     private async step(): Promise<boolean> {
-      const due = storage.deliveries.duePending(this.fn.id, now(), 64);
-      if (due.length > 0) {
-        for (const delivery of due) {
-          if (stopped) break;
-          await this.retry(delivery);
+      if (this.checkSlowPath) {
+        const due = storage.deliveries.duePending(this.fn.id, now(), 64);
+        if (due.length > 0) {
+          for (const delivery of due) {
+            if (stopped) break;
+            await this.retry(delivery);
+          }
+          return true;
         }
-        return true;
+        this.checkSlowPath = false;
       }
       const { maxSize, maxWaitMs } = this.fn.batch;
       const cursor = storage.deliveries.cursor(this.fn.id);
@@ -274,7 +286,10 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       try {
         const invocation = ready.length > 0 ? await this.invoke(ready, 1) : emptyInvocation();
         this.commit(invocation, () => {
-          if (parked.length > 0) storage.deliveries.addPending(this.fn.id, parked, now());
+          if (parked.length > 0) {
+            storage.deliveries.addPending(this.fn.id, parked, now());
+            this.checkSlowPath = true;
+          }
           storage.deliveries.advanceCursor(this.fn.id, cursor, last);
         });
         this.record(startedAt);
@@ -292,6 +307,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
         }
         storage.transaction(() => {
           storage.deliveries.addPending(this.fn.id, events, now());
+          this.checkSlowPath = true;
           if (culprit) this.settleFailure(storage.deliveries.find(this.fn.id, culprit.seq)!, culprit, 1, error);
           storage.deliveries.advanceCursor(this.fn.id, cursor, last);
         });
@@ -405,6 +421,11 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
   const wakeAll = () => {
     for (const worker of workers) worker.wake();
   };
+  // The poll also finds deliveries other processes revived (the dead-letters CLI).
+  const poll = () => {
+    for (const worker of workers) worker.checkSlowPath = true;
+    wakeAll();
+  };
   const wakeTriggeredBy = (events: readonly NewEvent[]) => {
     const types = new Set(events.map((e) => e.type));
     for (const worker of workers) if (worker.fn.triggers.some((t) => types.has(t))) worker.wake();
@@ -442,9 +463,9 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     start() {
       if (!stopped) return;
       stopped = false;
-      pollTimer = setInterval(wakeAll, pollIntervalMs);
+      pollTimer = setInterval(poll, pollIntervalMs);
       pollTimer.unref();
-      wakeAll();
+      poll();
     },
     async stop() {
       stopped = true;
@@ -468,7 +489,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     },
     replayDeadLetter(id) {
       const revived = storage.transaction(() => storage.deliveries.revive(id, now()));
-      if (revived) wakeAll();
+      if (revived) poll();
       return revived;
     },
   };
