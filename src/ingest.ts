@@ -23,9 +23,10 @@ export interface IngestResult {
  * order so each series reaches functions in order.
  */
 function appendFareEvents(storage: RuntimeStorage, events: readonly FareEvent[]): IngestResult {
-  const ordered = events
-    .map((event, index) => ({ event, index, time: Date.parse(event.observedAt) }))
-    .sort((a, b) => a.time - b.time || a.index - b.index);
+  const ordered = events.map((event, index) => ({ event, index, time: Date.parse(event.observedAt) }));
+  let sorted = true;
+  for (let i = 1; i < ordered.length && sorted; i++) sorted = ordered[i - 1].time <= ordered[i].time;
+  if (!sorted) ordered.sort((a, b) => a.time - b.time || a.index - b.index);
   let accepted = 0;
   let duplicates = 0;
   let maxSeq = 0;

@@ -192,18 +192,19 @@ export function createSqliteRuntimeStorage(
   options: SqliteRuntimeStorageOptions = {},
 ): RuntimeStorage {
   const prepared = statementCache(sqlite);
+  // Positional parameters: binding by name costs an object and a lookup per value, per event.
   const insertEvent = sqlite.prepare(
     `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
-     VALUES (@type, @key, @contentHash, @series, @time, @root, @payload, @createdAt)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   // A client event is its own root. One statement: the root is the seq AUTOINCREMENT will assign
   // (the larger of sqlite_sequence and max(seq), plus one), and a known key inserts nothing.
   const insertKeyed = sqlite.prepare(
     `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
-     VALUES (@type, @key, @contentHash, @series, @time,
+     VALUES (?, ?, ?, ?, ?,
              max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event_log'), 0),
                  coalesce((SELECT max(seq) FROM event_log), 0)) + 1,
-             @payload, @createdAt)
+             ?, ?)
      ON CONFLICT (type, key) WHERE key IS NOT NULL DO NOTHING`,
   );
   const findByKey = sqlite.prepare('SELECT seq, content_hash FROM event_log WHERE type = ? AND key = ?');
@@ -217,15 +218,15 @@ export function createSqliteRuntimeStorage(
 
   const log: EventLog = {
     appendKeyed(event): AppendOutcome {
-      const info = insertKeyed.run({
-        type: event.type,
-        key: event.key,
-        contentHash: event.contentHash,
-        series: event.series,
-        time: event.time,
-        payload: JSON.stringify(event.payload),
-        createdAt: Date.now(),
-      });
+      const info = insertKeyed.run(
+        event.type,
+        event.key,
+        event.contentHash,
+        event.series,
+        event.time,
+        JSON.stringify(event.payload),
+        Date.now(),
+      );
       if (info.changes === 1) {
         const seq = Number(info.lastInsertRowid);
         recent?.stage(
@@ -243,16 +244,16 @@ export function createSqliteRuntimeStorage(
       const createdAt = Date.now();
       for (const event of events) {
         if (event.root === undefined) throw new Error('emitted events need a root');
-        const info = insertEvent.run({
-          type: event.type,
-          key: event.key ?? null,
-          contentHash: event.contentHash ?? null,
-          series: event.series,
-          time: event.time,
-          root: event.root,
-          payload: JSON.stringify(event.payload),
+        const info = insertEvent.run(
+          event.type,
+          event.key ?? null,
+          event.contentHash ?? null,
+          event.series,
+          event.time,
+          event.root,
+          JSON.stringify(event.payload),
           createdAt,
-        });
+        );
         recent?.stage(
           {
             seq: Number(info.lastInsertRowid),

@@ -371,8 +371,9 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       deps,
       attempt,
       emit: (event, cause) => {
-        if (inlineTypes.has(event.type)) invocation.inline.push({ ...event, seq: cause.seq, root: cause.root });
-        else invocation.emitted.push({ ...event, root: cause.root });
+        const { type, series, time, payload } = event;
+        if (inlineTypes.has(type)) invocation.inline.push({ seq: cause.seq, type, series, time, root: cause.root, payload });
+        else invocation.emitted.push({ type, series, time, payload, root: cause.root });
       },
       effect: (apply) => invocation.effects.push(apply),
     };
