@@ -1,9 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { requestId } from 'hono/request-id';
-import { secureHeaders } from 'hono/secure-headers';
 import { AppError } from './errors.js';
 import type { AppDeps, AppEnv } from './http/context.js';
 import { renderError, zodIssues } from './http/envelope.js';
+import { responseHeaders } from './http/headers.js';
 import { routes } from './http/index.js';
 import { createRateLimiter, rateLimit } from './http/rate-limit.js';
 
@@ -30,8 +29,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
       }
     },
   });
-  app.use('*', requestId());
-  app.use('*', secureHeaders());
+  // A request id, the security headers and X-Request-Id on every response.
+  app.use('*', responseHeaders());
   // Before any route's own middleware, so unauthenticated and wrong-key traffic is limited too.
   app.use('/v1/*', rateLimit(createRateLimiter({ perMinute: deps.auth.rateLimitPerMinute ?? 0 }), deps.auth));
 

@@ -89,6 +89,16 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
   const stampOne = sqlite.prepare(
     'SELECT f.revision, s.observations FROM forecasts f LEFT JOIN series s ON s.key = f.series WHERE f.series = ?',
   );
+  // What tells whether a stamp can have changed, without reading one. PRAGMA data_version changes
+  // when another connection (or process) commits; total_changes() counts the rows this connection
+  // itself has inserted, updated or deleted, whichever store wrote them: forecasts here, series in
+  // extract-features. Rows a rolled-back transaction wrote stay counted, so a rollback only makes
+  // readers check again. Neither reads a table; total_changes() does not even start a read.
+  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
+  const totalChanges = sqlite.prepare('SELECT total_changes()').pluck();
+  let seenVersion = Number.NaN;
+  let seenChanges = Number.NaN;
+  let generation = 0;
   const routes = sqlite.prepare(
     `SELECT s.origin, s.destination, s.currency, count(*) AS series, sum(s.observations) AS observations,
        count(f.series) AS forecasts, max(s.last_observed_at) AS latest,
@@ -154,6 +164,17 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
     stamp(series) {
       const row = stampOne.get(series) as { revision: number; observations: number | null } | undefined;
       return row ? { revision: row.revision, observations: row.observations ?? 0 } : undefined;
+    },
+    generation() {
+      if (sqlite.inTransaction) return undefined;
+      const version = dataVersion.get() as number;
+      const changes = totalChanges.get() as number;
+      if (version !== seenVersion || changes !== seenChanges) {
+        seenVersion = version;
+        seenChanges = changes;
+        generation++;
+      }
+      return generation;
     },
     routes() {
       return (routes.all() as RouteRow[]).map(

@@ -3,6 +3,7 @@
  * object: the core JSON as saved, the packed outlook and the series' prices. This is
  * the read path of GET /v1/forecast, so it does no more than string work.
  */
+import type { RenderedForecast } from './render-cache.js';
 
 /** The outlook points of packed prices, as JSON: point i is for daysBefore n − 1 − i. */
 export function outlookJson(prices: ArrayLike<number>): string {
@@ -52,5 +53,17 @@ export function packPoints(points: readonly { t: number; p: number }[]): Float64
 
 /** The whole public forecast: the core's fields, then outlook and history. */
 export function forecastJson(coreJson: string, outlookPrices: ArrayLike<number>, points: Float64Array, asOfMs: number): string {
-  return `${coreJson.slice(0, -1)},"outlook":${outlookJson(outlookPrices)},"history":${historyJson(points, asOfMs)}}`;
+  return renderForecast(coreJson, outlookPrices, points, asOfMs).body;
+}
+
+/** The whole public forecast as a response body: its text, its UTF-8 length and where its history starts. */
+export function renderForecast(coreJson: string, outlookPrices: ArrayLike<number>, points: Float64Array, asOfMs: number): RenderedForecast {
+  const head = `${coreJson.slice(0, -1)},"outlook":${outlookJson(outlookPrices)}`;
+  const body = `${head},"history":${historyJson(points, asOfMs)}}`;
+  return { body, bytes: Buffer.byteLength(body), historyAt: head.length };
+}
+
+/** The forecast without its history field. */
+export function withoutHistory(rendered: RenderedForecast): string {
+  return `${rendered.body.slice(0, rendered.historyAt)}}`;
 }

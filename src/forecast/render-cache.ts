@@ -3,20 +3,47 @@ import type { ForecastStamp } from './types.js';
 /** The default memory the rendered forecasts may hold: about 6,000 typical forecasts. */
 export const DEFAULT_RENDER_CACHE_BYTES = 64 * 1024 * 1024;
 
+/** One rendered forecast response, ready to send. */
+export interface RenderedForecast {
+  /** The whole public forecast as JSON. */
+  readonly body: string;
+  /** Its length in UTF-8 bytes: the Content-Length. */
+  readonly bytes: number;
+  /**
+   * Where `,"history":[…]` starts in the body (the history is its last field), so the
+   * forecast without it is `body.slice(0, historyAt) + '}'`.
+   */
+  readonly historyAt: number;
+}
+
 interface Entry extends ForecastStamp {
-  body: string;
+  rendered: RenderedForecast;
+  /** Memory the body holds: V8 keeps ASCII text at one byte a character, other text at two. */
+  size: number;
+  /** The store generation in which the stamp was last found current. */
+  checked: number;
 }
 
 /**
  * Rendered forecast responses, by series, each valid for one stamp (forecast revision
- * and series observation count). A reader checks the stamp in the database first, so
- * a forecast written by another process is never served stale. Least recently used
- * entries go first once the bodies exceed `maxBytes` (UTF-16, so 2 bytes a character).
+ * and series observation count). An entry is served without a look at its stamp while
+ * the store's generation is the one it was last checked in; once the generation moved
+ * (anything was written, here or by another process), the stamp is read again and the
+ * entry is kept if it still matches, or dropped. Least recently used entries go first
+ * once the bodies exceed `maxBytes`.
  */
 export interface RenderCache {
-  get(series: string, stamp: ForecastStamp): string | undefined;
-  set(series: string, stamp: ForecastStamp, body: string): void;
+  /**
+   * The rendering of this series if it is current in `generation`; `stampOf` reads the
+   * stored stamp when the entry was last checked in another generation. Take the
+   * generation before anything `stampOf` reads, so a write in between is seen next time.
+   */
+  get(series: string, generation: number, stampOf: (series: string) => ForecastStamp | undefined): RenderedForecast | undefined;
+  /** Keeps a rendering of the forecast stored at `stamp`, read in `generation`. */
+  set(series: string, stamp: ForecastStamp, generation: number, rendered: RenderedForecast): void;
   readonly size: number;
+  /** Memory the kept bodies hold, in bytes. */
+  readonly bytes: number;
 }
 
 export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): RenderCache {
@@ -24,27 +51,31 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
   let bytes = 0;
   const drop = (series: string, entry: Entry) => {
     entries.delete(series);
-    bytes -= entry.body.length * 2;
+    bytes -= entry.size;
   };
   return {
-    get(series, stamp) {
+    get(series, generation, stampOf) {
       const entry = entries.get(series);
       if (!entry) return undefined;
-      if (entry.revision !== stamp.revision || entry.observations !== stamp.observations) {
-        drop(series, entry);
-        return undefined;
+      if (entry.checked !== generation) {
+        const stamp = stampOf(series);
+        if (!stamp || entry.revision !== stamp.revision || entry.observations !== stamp.observations) {
+          drop(series, entry);
+          return undefined;
+        }
+        entry.checked = generation;
       }
       // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
       entries.delete(series);
       entries.set(series, entry);
-      return entry.body;
+      return entry.rendered;
     },
-    set(series, stamp, body) {
-      const size = body.length * 2;
+    set(series, stamp, generation, rendered) {
+      const size = rendered.bytes === rendered.body.length ? rendered.body.length : rendered.body.length * 2;
       if (size > maxBytes) return;
       const old = entries.get(series);
       if (old) drop(series, old);
-      entries.set(series, { revision: stamp.revision, observations: stamp.observations, body });
+      entries.set(series, { revision: stamp.revision, observations: stamp.observations, checked: generation, rendered, size });
       bytes += size;
       for (const [key, entry] of entries) {
         if (bytes <= maxBytes) break;
@@ -53,6 +84,9 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
     },
     get size() {
       return entries.size;
+    },
+    get bytes() {
+      return bytes;
     },
   };
 }

@@ -149,6 +149,14 @@ export interface ForecastStore {
   read(series: string): ForecastRead | undefined;
   /** Only the stamp of the stored forecast: a cheap check whether a cached rendering is current. */
   stamp(series: string): ForecastStamp | undefined;
+  /**
+   * A number that stays the same while no stamp can have changed, and changes once any write
+   * was committed that could have changed one: by another connection or process, or by this
+   * connection through any store. Read it before the stamps or forecasts it is to vouch for.
+   * Undefined while this connection is inside a transaction, whose writes may still roll back:
+   * nothing read then may be cached.
+   */
+  generation(): number | undefined;
   /** Every route with observations, with counts. */
   routes(): RouteSummary[];
   /** The departures of a route between two dates (inclusive, YYYY-MM-DD), in date order. */

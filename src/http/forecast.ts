@@ -1,14 +1,15 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import type { Context, TypedResponse } from 'hono';
+import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
 import { FareEventInput, routeKeyOf, seriesKeyOf } from '../events/fare-event.js';
 import { AppError } from '../errors.js';
 import { assembleForecastParts, latestFeatureRow } from '../forecast/assemble.js';
-import { forecastJson, packPoints } from '../forecast/json.js';
+import { packPoints, renderForecast } from '../forecast/json.js';
 import { createRenderCache } from '../forecast/render-cache.js';
 import { routeStatsKeyOf } from '../model/features.js';
 import { requireScope } from './auth.js';
-import type { App, AppDeps } from './context.js';
+import type { App, AppDeps, AppEnv } from './context.js';
 import { errorResponses } from './envelope.js';
+import { completeJsonResponse } from './headers.js';
 
 // The query is validated by the same field schemas as fare events: codes are
 // case-insensitive and upper-cased, dates must be real calendar days.
@@ -92,38 +93,63 @@ const getForecast = createRoute({
   },
 });
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=UTF-8' } as const;
+type ForecastBody = z.infer<typeof ForecastSchema>;
 
-/**
- * Serves JSON text built without JSON.stringify of the whole object (the stored
- * forecast plus its history), typed as the response it is by construction.
- */
-function prebuiltJson<T>(c: Context, text: string): Response & TypedResponse<T, 200, 'json'> {
-  return c.body(text, 200, JSON_HEADERS) as unknown as Response & TypedResponse<T, 200, 'json'>;
+/** A response built by hand, typed as the forecast it holds by construction. */
+function asForecast(res: Response): Response & TypedResponse<ForecastBody, 200, 'json'> {
+  return res as unknown as Response & TypedResponse<ForecastBody, 200, 'json'>;
 }
 
-type ForecastBody = z.infer<typeof ForecastSchema>;
+/** Validated queries remembered by their text; beyond this many, the memory starts over. */
+const MAX_KNOWN_QUERIES = 50_000;
+
+/** The query string of a request URL, as sent (without the `?`). */
+function rawQuery(url: string): string {
+  const at = url.indexOf('?');
+  return at < 0 ? '' : url.slice(at + 1);
+}
 
 /** GET /v1/forecast: the stored forecast of a series, or one computed on read for series no model has seen yet. */
 export function registerForecast(app: App, deps: AppDeps): void {
   const { forecasts, series, routes, model: models } = deps.functionDeps;
   app.use('/v1/forecast', requireScope('read', deps.auth));
-  // Rendered responses, checked against the stored forecast's stamp on every request.
+  // Rendered responses, checked against the stored forecast's stamp whenever the store's generation moved.
   const rendered = createRenderCache();
-  app.openapi(getForecast, (c) => {
+  const stampOf = (key: string) => forecasts.stamp(key);
+  // The series key of each query text validated before: validation is a function of the text
+  // alone, so a repeated query is answered without parsing it again.
+  const knownQueries = new Map<string, string>();
+  const remember = (query: string, key: string) => {
+    if (knownQueries.size >= MAX_KNOWN_QUERIES) knownQueries.clear();
+    knownQueries.set(query, key);
+  };
+  /** The cached response for a series when it is current; the generation is taken before any stamp is read. */
+  const cached = (c: Context<AppEnv>, key: string): Response | undefined => {
+    const generation = forecasts.generation();
+    const hit = generation === undefined ? undefined : rendered.get(key, generation, stampOf);
+    return hit && completeJsonResponse(c, hit.body, hit.bytes);
+  };
+  // A query seen before for a forecast rendered before and still current: answered here,
+  // before validation and the handler; anything else goes on to them.
+  const fromCache: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const key = knownQueries.get(rawQuery(c.req.url));
+    const res = key === undefined ? undefined : cached(c, key);
+    if (res) return res;
+    await next();
+  };
+  app.openapi({ ...getForecast, middleware: [fromCache] as [MiddlewareHandler] }, (c) => {
     const query = c.req.valid('query');
     const key = seriesKeyOf(query);
-    const stamp = forecasts.stamp(key);
-    if (stamp) {
-      const cached = rendered.get(key, stamp);
-      if (cached !== undefined) return prebuiltJson<ForecastBody>(c, cached);
-      const stored = forecasts.read(key);
-      if (stored) {
-        // The stored core JSON is served as is, with the outlook and history spliced in as text.
-        const body = forecastJson(stored.coreJson, stored.outlookPrices, stored.points, stored.asOfMs);
-        rendered.set(key, stored, body);
-        return prebuiltJson<ForecastBody>(c, body);
-      }
+    remember(rawQuery(c.req.url), key);
+    const generation = forecasts.generation();
+    const hit = generation === undefined ? undefined : rendered.get(key, generation, stampOf);
+    if (hit) return asForecast(completeJsonResponse(c, hit.body, hit.bytes));
+    const stored = forecasts.read(key);
+    if (stored) {
+      // The stored core JSON is served as is, with the outlook and history spliced in as text.
+      const body = renderForecast(stored.coreJson, stored.outlookPrices, stored.points, stored.asOfMs);
+      if (generation !== undefined) rendered.set(key, stored, generation, body);
+      return asForecast(completeJsonResponse(c, body.body, body.bytes));
     }
     const state = series.load([key]).get(key);
     if (!state || state.points.length === 0) {
@@ -138,6 +164,7 @@ export function registerForecast(app: App, deps: AppDeps): void {
     const [prediction] = model.predict([row.vector]);
     const { core, outlookPrices } = assembleForecastParts({ row, prediction, model, routeStats: stats });
     const last = state.points[state.points.length - 1].t;
-    return prebuiltJson<ForecastBody>(c, forecastJson(JSON.stringify(core), outlookPrices, packPoints(state.points), last));
+    const body = renderForecast(JSON.stringify(core), outlookPrices, packPoints(state.points), last);
+    return asForecast(completeJsonResponse(c, body.body, body.bytes));
   });
 }

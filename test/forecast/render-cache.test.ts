@@ -1,32 +1,99 @@
 import { describe, expect, it } from 'vitest';
-import { createRenderCache } from '../../src/forecast/render-cache.js';
+import { renderForecast, withoutHistory } from '../../src/forecast/json.js';
+import { createRenderCache, type RenderedForecast } from '../../src/forecast/render-cache.js';
+import type { ForecastStamp } from '../../src/forecast/types.js';
+
+const rendering = (body: string): RenderedForecast => ({ body, bytes: Buffer.byteLength(body), historyAt: body.length - 1 });
+
+/** A stored stamp per series that a test changes at will, counting how often it is read. */
+function storedStamps(initial: Record<string, ForecastStamp>) {
+  const stamps = new Map(Object.entries(initial));
+  const reads: string[] = [];
+  return {
+    reads,
+    set: (series: string, stamp: ForecastStamp | undefined) => (stamp ? stamps.set(series, stamp) : stamps.delete(series)),
+    stampOf: (series: string) => {
+      reads.push(series);
+      return stamps.get(series);
+    },
+  };
+}
 
 describe('the rendered-forecast cache', () => {
-  it('serves a body only for the stamp it was rendered at', () => {
+  it('serves a body without reading the stamp while the generation stays, and checks it once the generation moves', () => {
     const cache = createRenderCache();
-    cache.set('A', { revision: 1, observations: 10 }, 'a1');
-    expect(cache.get('A', { revision: 1, observations: 10 })).toBe('a1');
-    expect(cache.get('A', { revision: 2, observations: 10 })).toBeUndefined();
-    // A stale entry is dropped, not kept for a later match.
-    expect(cache.get('A', { revision: 1, observations: 10 })).toBeUndefined();
-    cache.set('A', { revision: 1, observations: 10 }, 'a1');
-    expect(cache.get('A', { revision: 1, observations: 11 })).toBeUndefined();
-    expect(cache.get('B', { revision: 1, observations: 10 })).toBeUndefined();
+    const store = storedStamps({ A: { revision: 1, observations: 10 } });
+    cache.set('A', { revision: 1, observations: 10 }, 7, rendering('a1'));
+    expect(cache.get('A', 7, store.stampOf)?.body).toBe('a1');
+    expect(cache.get('A', 7, store.stampOf)?.body).toBe('a1');
+    expect(store.reads).toEqual([]);
+    // Something was written somewhere: the stamp is read once, and the entry is good again for generation 8.
+    expect(cache.get('A', 8, store.stampOf)?.body).toBe('a1');
+    expect(cache.get('A', 8, store.stampOf)?.body).toBe('a1');
+    expect(store.reads).toEqual(['A']);
+  });
+
+  it('drops a body whose stamp changed, and does not keep it for a later match', () => {
+    const cache = createRenderCache();
+    const store = storedStamps({ A: { revision: 1, observations: 10 } });
+    cache.set('A', { revision: 1, observations: 10 }, 1, rendering('a1'));
+    store.set('A', { revision: 2, observations: 10 });
+    expect(cache.get('A', 2, store.stampOf)).toBeUndefined();
+    store.set('A', { revision: 1, observations: 10 });
+    expect(cache.get('A', 3, store.stampOf)).toBeUndefined();
+    expect(cache.size).toBe(0);
+
+    // A late observation changes the history, not the forecast's revision.
+    cache.set('A', { revision: 1, observations: 10 }, 3, rendering('a1'));
+    store.set('A', { revision: 1, observations: 11 });
+    expect(cache.get('A', 4, store.stampOf)).toBeUndefined();
+    // The forecast is gone from the store.
+    cache.set('A', { revision: 1, observations: 11 }, 4, rendering('a1'));
+    store.set('A', undefined);
+    expect(cache.get('A', 5, store.stampOf)).toBeUndefined();
+    expect(cache.get('B', 5, store.stampOf)).toBeUndefined();
   });
 
   it('evicts the least recently used bodies beyond its byte budget', () => {
-    const cache = createRenderCache(3 * 2 * 10); // three 10-character bodies
+    const cache = createRenderCache(3 * 10); // three 10-character ASCII bodies
     const stamp = { revision: 0, observations: 1 };
-    for (const key of ['a', 'b', 'c']) cache.set(key, stamp, key.repeat(10));
-    expect(cache.get('a', stamp)).toBe('aaaaaaaaaa'); // a is now the most recently used
-    cache.set('d', stamp, 'd'.repeat(10));
+    const store = storedStamps({});
+    for (const key of ['a', 'b', 'c']) cache.set(key, stamp, 1, rendering(key.repeat(10)));
+    expect(cache.bytes).toBe(30);
+    expect(cache.get('a', 1, store.stampOf)?.body).toBe('aaaaaaaaaa'); // a is now the most recently used
+    cache.set('d', stamp, 1, rendering('d'.repeat(10)));
     expect(cache.size).toBe(3);
-    expect(cache.get('b', stamp)).toBeUndefined();
-    expect(cache.get('a', stamp)).toBeDefined();
-    expect(cache.get('c', stamp)).toBeDefined();
-    expect(cache.get('d', stamp)).toBeDefined();
-    cache.set('huge', stamp, 'x'.repeat(100));
-    expect(cache.get('huge', stamp)).toBeUndefined();
+    expect(cache.get('b', 1, store.stampOf)).toBeUndefined();
+    expect(cache.get('a', 1, store.stampOf)).toBeDefined();
+    expect(cache.get('c', 1, store.stampOf)).toBeDefined();
+    expect(cache.get('d', 1, store.stampOf)).toBeDefined();
+    cache.set('huge', stamp, 1, rendering('x'.repeat(100)));
+    expect(cache.get('huge', 1, store.stampOf)).toBeUndefined();
     expect(cache.size).toBe(3);
+  });
+
+  it('counts text beyond ASCII at two bytes a character', () => {
+    const cache = createRenderCache(100);
+    cache.set('a', { revision: 0, observations: 1 }, 1, rendering('€'.repeat(10)));
+    expect(cache.bytes).toBe(20);
+    cache.set('a', { revision: 0, observations: 1 }, 1, rendering('e'.repeat(10)));
+    expect(cache.bytes).toBe(10);
+  });
+});
+
+describe('a rendered forecast', () => {
+  it('knows its UTF-8 length and where its history starts', () => {
+    const core = JSON.stringify({ origin: 'BCN', currency: 'EUR', model: { version: 'v€' } });
+    const points = new Float64Array([Date.UTC(2016, 3, 1), 70, Date.UTC(2016, 3, 2), 65]);
+    const rendered = renderForecast(core, [64.5, 63], points, Date.UTC(2016, 3, 2));
+    expect(rendered.bytes).toBe(Buffer.byteLength(rendered.body));
+    expect(rendered.bytes).toBeGreaterThan(rendered.body.length);
+    const full = JSON.parse(rendered.body);
+    expect(full.history).toEqual([
+      { observedAt: '2016-04-01T00:00:00.000Z', price: 70 },
+      { observedAt: '2016-04-02T00:00:00.000Z', price: 65 },
+    ]);
+    const { history: _history, ...rest } = full;
+    expect(JSON.parse(withoutHistory(rendered))).toEqual(rest);
   });
 });

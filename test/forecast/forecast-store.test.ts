@@ -1,0 +1,131 @@
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
+import { createSqliteForecastStore } from '../../src/db/forecast-store.js';
+import { createSqliteSeriesStore } from '../../src/db/stores.js';
+import type { ForecastRecord } from '../../src/forecast/types.js';
+import { cleanupTemp, tempDbPath } from '../helpers/index.js';
+
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const db of open.splice(0)) db.close();
+  cleanupTemp();
+});
+
+function database(path: string): DatabaseHandle {
+  const handle = openDatabase({ path });
+  open.push(handle);
+  return handle;
+}
+
+/** A second connection to the same file, as another process would hold it. */
+function otherProcess(path: string): Database.Database {
+  const db = new Database(path);
+  open.push(db);
+  return db;
+}
+
+const SERIES = 'BCN-BUD-2016-04-20';
+
+function record(asOf: string, price: number): ForecastRecord {
+  return {
+    series: SERIES,
+    asOfMs: Date.parse(asOf),
+    outlookPrices: new Float64Array([price]),
+    core: {
+      origin: 'BCN',
+      destination: 'BUD',
+      departureDate: '2016-04-20',
+      asOf,
+      daysBefore: 19,
+      currency: 'EUR',
+      currentPrice: price,
+      recommendation: 'buy',
+      confidence: 0.6,
+      probabilityCheaperLater: 0.4,
+      expectedLowestPrice: price,
+      lowestPriceRange: { low: price, high: price },
+      priceLevel: null,
+      typicalPriceRange: null,
+      model: { version: 'm', trainedAt: '2016-03-01T00:00:00.000Z' },
+    },
+  };
+}
+
+function seriesState(prices: number[]) {
+  return {
+    key: SERIES,
+    origin: 'BCN',
+    destination: 'BUD',
+    departureDate: '2016-04-20',
+    currency: 'EUR',
+    points: prices.map((p, i) => ({ t: Date.UTC(2016, 3, 1) + i * 3_600_000, p })),
+  };
+}
+
+describe('the forecast store’s generation', () => {
+  it('stays while nothing is written, and moves with every write of this connection, whichever store made it', () => {
+    const { sqlite } = database(tempDbPath());
+    const forecasts = createSqliteForecastStore(sqlite);
+    const series = createSqliteSeriesStore(sqlite);
+    const first = forecasts.generation();
+    expect(first).toEqual(expect.any(Number));
+    forecasts.read(SERIES);
+    forecasts.stamp(SERIES);
+    expect(forecasts.generation()).toBe(first);
+
+    sqlite.transaction(() => series.save([seriesState([70])]))();
+    const afterSeries = forecasts.generation();
+    expect(afterSeries).not.toBe(first);
+    expect(forecasts.generation()).toBe(afterSeries);
+
+    sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 70)]))();
+    const afterForecast = forecasts.generation();
+    expect(afterForecast).not.toBe(afterSeries);
+    expect(forecasts.generation()).toBe(afterForecast);
+  });
+
+  it('moves when another connection commits, and not for its reads', () => {
+    const path = tempDbPath();
+    const { sqlite } = database(path);
+    const forecasts = createSqliteForecastStore(sqlite);
+    sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 70)]))();
+    const other = otherProcess(path);
+    const before = forecasts.generation();
+    other.prepare('SELECT * FROM forecasts').all();
+    expect(forecasts.generation()).toBe(before);
+
+    other.prepare('UPDATE forecasts SET revision = revision + 1 WHERE series = ?').run(SERIES);
+    const after = forecasts.generation();
+    expect(after).not.toBe(before);
+    expect(forecasts.stamp(SERIES)?.revision).toBe(1);
+    expect(forecasts.generation()).toBe(after);
+  });
+
+  it('is undefined inside a transaction, and has moved after one that rolled back', () => {
+    const { sqlite } = database(tempDbPath());
+    const forecasts = createSqliteForecastStore(sqlite);
+    const before = forecasts.generation();
+    expect(() =>
+      sqlite.transaction(() => {
+        forecasts.save([record('2016-04-01T00:00:00.000Z', 70)]);
+        expect(forecasts.generation()).toBeUndefined();
+        throw new Error('roll back');
+      })(),
+    ).toThrow('roll back');
+    expect(forecasts.stamp(SERIES)).toBeUndefined();
+    expect(forecasts.generation()).not.toBe(before);
+  });
+
+  it('does not move for a save that keeps a newer forecast', () => {
+    const { sqlite } = database(tempDbPath());
+    const forecasts = createSqliteForecastStore(sqlite);
+    sqlite.transaction(() => forecasts.save([record('2016-04-02T00:00:00.000Z', 70)]))();
+    const before = forecasts.generation();
+    const stamp = forecasts.stamp(SERIES);
+    // A late forecast is not stored, so nothing a reader has cached changed.
+    sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 40)]))();
+    expect(forecasts.stamp(SERIES)).toEqual(stamp);
+    expect(forecasts.generation()).toBe(before);
+  });
+});
