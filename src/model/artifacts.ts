@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FEATURE_NAMES, FEATURE_VERSION } from './features.js';
-import { decodeOutputs, OUTPUT_SIZE } from './network.js';
+import { decodeRow, OUTPUT_SIZE } from './network.js';
 import type { FareModel, Prediction } from './predictor.js';
 import { tf } from './tf.js';
 
@@ -118,7 +118,11 @@ export function scaleIntervals(raw: RawPredictions, scale: number): RawPredictio
   return raw;
 }
 
-/** Runs the network on already-normalised rows, in chunks so memory stays flat. */
+/**
+ * Runs the network on already-normalised rows, in chunks so memory stays flat. The raw
+ * outputs are read back and decoded in JavaScript ({@link decodeRow}): cheaper than a
+ * handful of tfjs operations per chunk.
+ */
 export function predictRaw(network: tf.LayersModel, input: Float32Array, width: number, chunk = 16_384): RawPredictions {
   const n = input.length / width;
   const out: RawPredictions = {
@@ -129,17 +133,18 @@ export function predictRaw(network: tf.LayersModel, input: Float32Array, width: 
   };
   for (let start = 0; start < n; start += chunk) {
     const end = Math.min(n, start + chunk);
-    const [p, a, b, c] = tf.tidy(() => {
+    const raw = tf.tidy(() => {
       const x = tf.tensor2d(input.subarray(start * width, end * width), [end - start, width]);
       // apply(), not predict(): predict() slices its input into batches of 32, which is very slow on wasm.
-      const heads = decodeOutputs(network.apply(x, { training: false }) as tf.Tensor2D);
-      return [tf.sigmoid(heads.logit), heads.q10, heads.q50, heads.q90];
+      return (network.apply(x, { training: false }) as tf.Tensor2D).dataSync() as Float32Array;
     });
-    out.probability.set(p.dataSync() as Float32Array, start);
-    out.q10.set(a.dataSync() as Float32Array, start);
-    out.q50.set(b.dataSync() as Float32Array, start);
-    out.q90.set(c.dataSync() as Float32Array, start);
-    tf.dispose([p, a, b, c]);
+    for (let i = start; i < end; i++) {
+      const heads = decodeRow(raw, (i - start) * OUTPUT_SIZE);
+      out.probability[i] = sigmoid(heads.logit);
+      out.q10[i] = heads.q10;
+      out.q50[i] = heads.q50;
+      out.q90[i] = heads.q90;
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { bucketOf } from './features.js';
 import {
   fixedRule,
   oracleRule,
+  passengerRows,
   passengersOf,
   predictionQuality,
   simulate,
@@ -160,18 +161,41 @@ export function tuneThreshold(
   return { threshold: Math.round(THRESHOLD_GRID[best] * 100) / 100, result: results[best] };
 }
 
-/** Predictions for every row of the dataset, by a network and its normalisation. */
-export function predictDataset(network: tf.LayersModel, ds: FeatureDataset, norm: Normalization): RawPredictions {
-  const all = Int32Array.from({ length: ds.size }, (_, i) => i);
-  return predictRaw(network, gatherNormalized(ds, all, norm), ds.width);
+/**
+ * Predictions by a network and its normalisation for `rows` of the dataset (default:
+ * every row); rows left out are NaN.
+ */
+export function predictDataset(network: tf.LayersModel, ds: FeatureDataset, norm: Normalization, rows?: Int32Array): RawPredictions {
+  if (!rows) return predictRaw(network, gatherNormalized(ds, Int32Array.from({ length: ds.size }, (_, i) => i), norm), ds.width);
+  const some = predictRaw(network, gatherNormalized(ds, rows, norm), ds.width);
+  const all: RawPredictions = {
+    probability: new Float32Array(ds.size).fill(Number.NaN),
+    q10: new Float32Array(ds.size).fill(Number.NaN),
+    q50: new Float32Array(ds.size).fill(Number.NaN),
+    q90: new Float32Array(ds.size).fill(Number.NaN),
+  };
+  for (let r = 0; r < rows.length; r++) {
+    const i = rows[r];
+    all.probability[i] = some.probability[r];
+    all.q10[i] = some.q10[r];
+    all.q50[i] = some.q50[r];
+    all.q90[i] = some.q90[r];
+  }
+  return all;
 }
 
-/** Predictions for every row by anything that predicts from raw vectors (a loaded FareModel). */
+/** Predictions for `rows` (default all) by anything that predicts from raw vectors (a loaded FareModel). */
 export function predictDatasetWith(
   model: { meta: { normalization: Normalization; calibration?: { intervalScale: number } }; network: tf.LayersModel },
   ds: FeatureDataset,
+  rows?: Int32Array,
 ): RawPredictions {
-  return scaleIntervals(predictDataset(model.network, ds, model.meta.normalization), model.meta.calibration?.intervalScale ?? 1);
+  return scaleIntervals(predictDataset(model.network, ds, model.meta.normalization, rows), model.meta.calibration?.intervalScale ?? 1);
+}
+
+/** The rows evaluation reads: the days of the validation and evaluation passengers. */
+export function evaluationRows(split: BacktestSplit): Int32Array {
+  return passengerRows(split.ds, split.validationPassengers, split.evalPassengers);
 }
 
 /** The 80% interval's target coverage, and the scales tried to reach it. */
@@ -212,16 +236,22 @@ export interface ChallengerOptions extends TrainOptions {
   refit?: boolean;
   /** Networks (different seeds) averaged into the final model (default {@link DEFAULT_ENSEMBLE}). Needs refit. */
   ensemble?: number;
+  /** Share of the rows each refitted network draws per epoch (default {@link DEFAULT_MEMBER_SAMPLE}). */
+  memberSampleFraction?: number;
 }
+
+/** Each refitted network sees this share of the rows per epoch, a fresh sample every epoch. */
+export const DEFAULT_MEMBER_SAMPLE = 1;
 
 /** Networks averaged into a model unless told otherwise: three cut the seed-to-seed swings. */
 export const DEFAULT_ENSEMBLE = 3;
 
 /** Trains on the rows before the cutoff and tunes the wait threshold on the validation series. */
 export async function trainChallenger(split: BacktestSplit, options: ChallengerOptions = {}): Promise<Challenger> {
-  const { refit = true, ensemble = DEFAULT_ENSEMBLE, ...trainOptions } = options;
+  const { refit = true, ensemble = DEFAULT_ENSEMBLE, memberSampleFraction = DEFAULT_MEMBER_SAMPLE, ...trainOptions } = options;
   const first = await trainNetwork(split.ds, split.trainLabels, split.trainRows, split.validationRows, trainOptions);
-  const firstPredictions = predictDataset(first.network, split.ds, first.normalization);
+  const rows = evaluationRows(split);
+  const firstPredictions = predictDataset(first.network, split.ds, first.normalization, rows);
   const tuned = tuneThreshold(split.ds, split.validationPassengers, firstPredictions.probability);
   // Calibrated where decisions are made: the validation passengers' start days.
   const intervalScale = calibrateIntervals(split.trainLabels, startRows(split.ds, split.validationPassengers), firstPredictions);
@@ -241,6 +271,7 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
           name: ensemble > 1 ? `member_${k + 1}` : undefined,
           maxEpochs: Math.max(1, first.bestEpoch),
           patience: Number.MAX_SAFE_INTEGER,
+          sampleFraction: memberSampleFraction,
         }),
       );
     }
@@ -264,7 +295,7 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
     },
     waitThreshold: tuned.threshold,
     intervalScale,
-    predictions: scaleIntervals(predictDataset(network, split.ds, final.normalization), intervalScale),
+    predictions: scaleIntervals(predictDataset(network, split.ds, final.normalization, rows), intervalScale),
   };
 }
 

@@ -119,7 +119,28 @@ export function oracleRule(labels: Labels): Uint8Array {
 
 /** Wait flags of "wait while the probability of a cheaper price exceeds `threshold`". */
 export function thresholdRule(probability: Float32Array, threshold: number): Uint8Array {
-  return Uint8Array.from(probability, (p) => (p > threshold ? 1 : 0));
+  const wait = new Uint8Array(probability.length);
+  for (let i = 0; i < probability.length; i++) wait[i] = probability[i] > threshold ? 1 : 0;
+  return wait;
+}
+
+/**
+ * The rows a simulation of these passengers reads: each one's days from its start to
+ * its purchase. Evaluation predicts only these.
+ */
+export function passengerRows(ds: FeatureDataset, ...groups: readonly (readonly Passenger[])[]): Int32Array {
+  const used = new Uint8Array(ds.size);
+  for (const passengers of groups) {
+    for (const p of passengers) {
+      const rows = ds.rowsOfSeries[p.series];
+      for (let k = p.start; k <= p.last; k++) used[rows[k]] = 1;
+    }
+  }
+  let count = 0;
+  for (let i = 0; i < ds.size; i++) count += used[i];
+  const out = new Int32Array(count);
+  for (let i = 0, j = 0; i < ds.size; i++) if (used[i]) out[j++] = i;
+  return out;
 }
 
 /** Area under the ROC curve of `score` for binary `label` (rows with NaN labels skipped). */

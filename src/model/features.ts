@@ -224,15 +224,13 @@ function insertPoint(points: PricePoint[], point: PricePoint): number {
   return i;
 }
 
-function oneHot(index: number, size: number): number[] {
-  const v = new Array<number>(size).fill(0);
-  v[index] = 1;
-  return v;
-}
+const logChange = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? 0 : Math.log(a / b));
 
 /**
  * Computes the feature vector of the point at `index`, using only points up to it
- * and the route statistics as they were before this observation.
+ * and the route statistics as they were before this observation. It runs for every
+ * event ingested and every row a retrain replays: written as one pass that fills
+ * one array, without closures or intermediate arrays.
  */
 export function featuresAt(series: SeriesState, index: number, stats: RouteStats): number[] {
   const points = series.points;
@@ -255,9 +253,9 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
     if (i > 0 && p < points[i - 1].p) drops++;
   }
   const mean = sum / (index + 1);
-  const prev = (k: number) => (index - k >= 0 ? points[index - k].p : undefined);
-  const logChange = (a: number | undefined, b: number | undefined) =>
-    a === undefined || b === undefined ? 0 : Math.log(a / b);
+  const prev1 = index >= 1 ? points[index - 1].p : undefined;
+  const prev2 = index >= 2 ? points[index - 2].p : undefined;
+  const prev3 = index >= 3 ? points[index - 3].p : undefined;
 
   let lastChangeIndex = 0;
   for (let i = index; i > 0; i--) {
@@ -275,41 +273,45 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
   const routeMin = lowestLogPrice(stats, stats.buckets.length - 1);
   const routeMinAhead = lowestLogPrice(stats, bucket);
   const here = stats.buckets[bucket];
-  const zScores = stats.buckets.map((b) => {
-    if (b.n < MIN_BUCKET_COUNT) return 0;
-    const std = Math.max(bucketStd(b), 0.05);
-    return Math.max(-Z_LIMIT, Math.min(Z_LIMIT, (logPrice - b.mean) / std));
-  });
 
-  return [
-    Math.log1p(Math.max(0, daysBefore)),
-    daysBefore / 100,
-    ...oneHot(departureDow, 7),
-    Math.log(price / first),
-    Math.log(price / min),
-    Math.log(price / max),
-    Math.log(price / mean),
-    logChange(price, prev(1)),
-    logChange(prev(1), prev(2)),
-    logChange(prev(2), prev(3)),
-    Math.log1p(Math.max(0, daysSinceChange)),
-    Math.log1p(index + 1),
-    Math.log1p(drops),
-    routeMean === undefined ? 0 : logPrice - routeMean,
-    routeMean === undefined ? 0 : 1,
-    routeMean === undefined ? 0 : bucketStd(stats.buckets[bucket]),
-    bucket === nextBucket ? 0 : routeTrend(stats, DAYS_BEFORE_BUCKETS[bucket], DAYS_BEFORE_BUCKETS[nextBucket]),
-    routeTrend(stats, daysBefore, 0),
-    routeMin === undefined ? 0 : logPrice - routeMin,
-    routeMinAhead === undefined ? 0 : logPrice - routeMinAhead,
-    here && here.n > 0 && here.min !== undefined ? logPrice - here.min : 0,
-    ...zScores,
-    dropRate(stats, bucket, bucket),
-    dropRate(stats, 0, bucket),
-    routeMean === undefined || here.recent === undefined ? 0 : logPrice - here.recent,
-    routeMean === undefined || here.recent === undefined ? 0 : here.recent - routeMean,
-    routeMean === undefined ? 0.25 : (here.recentDrops ?? 0.25),
-  ];
+  const v = new Array<number>(FEATURE_COUNT);
+  let k = 0;
+  v[k++] = Math.log1p(Math.max(0, daysBefore));
+  v[k++] = daysBefore / 100;
+  for (let d = 0; d < 7; d++) v[k++] = d === departureDow ? 1 : 0;
+  v[k++] = Math.log(price / first);
+  v[k++] = Math.log(price / min);
+  v[k++] = Math.log(price / max);
+  v[k++] = Math.log(price / mean);
+  v[k++] = logChange(price, prev1);
+  v[k++] = logChange(prev1, prev2);
+  v[k++] = logChange(prev2, prev3);
+  v[k++] = Math.log1p(Math.max(0, daysSinceChange));
+  v[k++] = Math.log1p(index + 1);
+  v[k++] = Math.log1p(drops);
+  v[k++] = routeMean === undefined ? 0 : logPrice - routeMean;
+  v[k++] = routeMean === undefined ? 0 : 1;
+  v[k++] = routeMean === undefined ? 0 : bucketStd(stats.buckets[bucket]);
+  v[k++] = bucket === nextBucket ? 0 : routeTrend(stats, DAYS_BEFORE_BUCKETS[bucket], DAYS_BEFORE_BUCKETS[nextBucket]);
+  v[k++] = routeTrend(stats, daysBefore, 0);
+  v[k++] = routeMin === undefined ? 0 : logPrice - routeMin;
+  v[k++] = routeMinAhead === undefined ? 0 : logPrice - routeMinAhead;
+  v[k++] = here && here.n > 0 && here.min !== undefined ? logPrice - here.min : 0;
+  for (let b = 0; b < stats.buckets.length; b++) {
+    const bs = stats.buckets[b];
+    if (bs.n < MIN_BUCKET_COUNT) {
+      v[k++] = 0;
+    } else {
+      const std = Math.max(bucketStd(bs), 0.05);
+      v[k++] = Math.max(-Z_LIMIT, Math.min(Z_LIMIT, (logPrice - bs.mean) / std));
+    }
+  }
+  v[k++] = dropRate(stats, bucket, bucket);
+  v[k++] = dropRate(stats, 0, bucket);
+  v[k++] = routeMean === undefined || here.recent === undefined ? 0 : logPrice - here.recent;
+  v[k++] = routeMean === undefined || here.recent === undefined ? 0 : here.recent - routeMean;
+  v[k++] = routeMean === undefined ? 0.25 : (here.recentDrops ?? 0.25);
+  return v;
 }
 
 /**

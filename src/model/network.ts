@@ -78,9 +78,15 @@ export interface DecodedOutputs {
   q90: tf.Tensor1D;
 }
 
+/** log(1 + e^x) without overflow. */
+export function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
 /**
  * Turns raw outputs into heads. The outer quantiles sit a softplus gap away from the
- * median, so they can never cross it. Training and serving both decode through here.
+ * median, so they can never cross it. {@link decodeRow} is the same in JavaScript, for
+ * code that reads the raw outputs back (serving, the training loss).
  */
 export function decodeOutputs(raw: tf.Tensor2D): DecodedOutputs {
   const [logit, median, lowGap, highGap] = tf.split(raw, OUTPUT_SIZE, 1).map((t) => t.reshape([-1]) as tf.Tensor1D);
@@ -89,5 +95,24 @@ export function decodeOutputs(raw: tf.Tensor2D): DecodedOutputs {
     q50: median,
     q10: median.sub(tf.softplus(lowGap)),
     q90: median.add(tf.softplus(highGap)),
+  };
+}
+
+/** Decoded heads of one row of raw outputs (at `offset` in a row-major [n, OUTPUT_SIZE] array). */
+export interface DecodedRow {
+  logit: number;
+  q10: number;
+  q50: number;
+  q90: number;
+}
+
+/** {@link decodeOutputs} for one row, on plain numbers. */
+export function decodeRow(raw: ArrayLike<number>, offset = 0): DecodedRow {
+  const median = raw[offset + 1];
+  return {
+    logit: raw[offset],
+    q10: median - softplus(raw[offset + 2]),
+    q50: median,
+    q90: median + softplus(raw[offset + 3]),
   };
 }

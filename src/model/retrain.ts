@@ -11,6 +11,7 @@ import {
 } from './artifacts.js';
 import {
   evaluateModel,
+  evaluationRows,
   predictDatasetWith,
   splitDataset,
   trainChallenger,
@@ -202,7 +203,7 @@ export async function runRetrainJob(
         } else {
           const incumbent = await loadModel(job.modelsDir, servingVersion);
           try {
-            incumbentEval = evaluateModel(split, predictDatasetWith(incumbent, ds), incumbent.meta.decision.waitThreshold);
+            incumbentEval = evaluateModel(split, predictDatasetWith(incumbent, ds, evaluationRows(split)), incumbent.meta.decision.waitThreshold);
           } finally {
             incumbent.dispose();
           }
