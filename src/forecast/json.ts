@@ -53,17 +53,16 @@ export function packPoints(points: readonly { t: number; p: number }[]): Float64
 
 /** The whole public forecast: the core's fields, then outlook and history. */
 export function forecastJson(coreJson: string, outlookPrices: ArrayLike<number>, points: Float64Array, asOfMs: number): string {
-  return renderForecast(coreJson, outlookPrices, points, asOfMs).body;
+  return `${coreJson.slice(0, -1)},"outlook":${outlookJson(outlookPrices)},"history":${historyJson(points, asOfMs)}}`;
 }
 
-/** The whole public forecast as a response body: its text, its UTF-8 length and where its history starts. */
+/**
+ * The whole public forecast as a response body: UTF-8 JSON in a buffer of its own (not a
+ * slice of Node's shared pool), so a cache may keep it for long.
+ */
 export function renderForecast(coreJson: string, outlookPrices: ArrayLike<number>, points: Float64Array, asOfMs: number): RenderedForecast {
-  const head = `${coreJson.slice(0, -1)},"outlook":${outlookJson(outlookPrices)}`;
-  const body = `${head},"history":${historyJson(points, asOfMs)}}`;
-  return { body, bytes: Buffer.byteLength(body), historyAt: head.length };
-}
-
-/** The forecast without its history field. */
-export function withoutHistory(rendered: RenderedForecast): string {
-  return `${rendered.body.slice(0, rendered.historyAt)}}`;
+  const text = forecastJson(coreJson, outlookPrices, points, asOfMs);
+  const body = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  body.write(text);
+  return body;
 }

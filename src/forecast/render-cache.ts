@@ -3,23 +3,11 @@ import type { ForecastStamp } from './types.js';
 /** The default memory the rendered forecasts may hold: about 6,000 typical forecasts. */
 export const DEFAULT_RENDER_CACHE_BYTES = 64 * 1024 * 1024;
 
-/** One rendered forecast response, ready to send. */
-export interface RenderedForecast {
-  /** The whole public forecast as JSON. */
-  readonly body: string;
-  /** Its length in UTF-8 bytes: the Content-Length. */
-  readonly bytes: number;
-  /**
-   * Where `,"history":[…]` starts in the body (the history is its last field), so the
-   * forecast without it is `body.slice(0, historyAt) + '}'`.
-   */
-  readonly historyAt: number;
-}
+/** One rendered forecast response, ready to send: the whole public forecast as UTF-8 JSON. */
+export type RenderedForecast = Buffer<ArrayBuffer>;
 
 interface Entry extends ForecastStamp {
   rendered: RenderedForecast;
-  /** Memory the body holds: V8 keeps ASCII text at one byte a character, other text at two. */
-  size: number;
   /** The store generation in which the stamp was last found current. */
   checked: number;
 }
@@ -30,7 +18,8 @@ interface Entry extends ForecastStamp {
  * the store's generation is the one it was last checked in; once the generation moved
  * (anything was written, here or by another process), the stamp is read again and the
  * entry is kept if it still matches, or dropped. Least recently used entries go first
- * once the bodies exceed `maxBytes`.
+ * once the bodies exceed `maxBytes`. Bodies are kept encoded, so a response writes them
+ * as they are.
  */
 export interface RenderCache {
   /**
@@ -51,7 +40,7 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
   let bytes = 0;
   const drop = (series: string, entry: Entry) => {
     entries.delete(series);
-    bytes -= entry.size;
+    bytes -= entry.rendered.byteLength;
   };
   return {
     get(series, generation, stampOf) {
@@ -71,11 +60,11 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
       return entry.rendered;
     },
     set(series, stamp, generation, rendered) {
-      const size = rendered.bytes === rendered.body.length ? rendered.body.length : rendered.body.length * 2;
+      const size = rendered.byteLength;
       if (size > maxBytes) return;
       const old = entries.get(series);
       if (old) drop(series, old);
-      entries.set(series, { revision: stamp.revision, observations: stamp.observations, checked: generation, rendered, size });
+      entries.set(series, { revision: stamp.revision, observations: stamp.observations, checked: generation, rendered });
       bytes += size;
       for (const [key, entry] of entries) {
         if (bytes <= maxBytes) break;

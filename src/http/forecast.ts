@@ -127,7 +127,7 @@ export function registerForecast(app: App, deps: AppDeps): void {
   const cached = (c: Context<AppEnv>, key: string): Response | undefined => {
     const generation = forecasts.generation();
     const hit = generation === undefined ? undefined : rendered.get(key, generation, stampOf);
-    return hit && completeJsonResponse(c, hit.body, hit.bytes);
+    return hit && completeJsonResponse(c, hit);
   };
   // A query seen before for a forecast rendered before and still current: answered here,
   // before validation and the handler; anything else goes on to them.
@@ -143,13 +143,13 @@ export function registerForecast(app: App, deps: AppDeps): void {
     remember(rawQuery(c.req.url), key);
     const generation = forecasts.generation();
     const hit = generation === undefined ? undefined : rendered.get(key, generation, stampOf);
-    if (hit) return asForecast(completeJsonResponse(c, hit.body, hit.bytes));
+    if (hit) return asForecast(completeJsonResponse(c, hit));
     const stored = forecasts.read(key);
     if (stored) {
       // The stored core JSON is served as is, with the outlook and history spliced in as text.
       const body = renderForecast(stored.coreJson, stored.outlookPrices, stored.points, stored.asOfMs);
       if (generation !== undefined) rendered.set(key, stored, generation, body);
-      return asForecast(completeJsonResponse(c, body.body, body.bytes));
+      return asForecast(completeJsonResponse(c, body));
     }
     const state = series.load([key]).get(key);
     if (!state || state.points.length === 0) {
@@ -165,6 +165,6 @@ export function registerForecast(app: App, deps: AppDeps): void {
     const { core, outlookPrices } = assembleForecastParts({ row, prediction, model, routeStats: stats });
     const last = state.points[state.points.length - 1].t;
     const body = renderForecast(JSON.stringify(core), outlookPrices, packPoints(state.points), last);
-    return asForecast(completeJsonResponse(c, body.body, body.bytes));
+    return asForecast(completeJsonResponse(c, body));
   });
 }

@@ -61,15 +61,15 @@ export function responseHeaders(): MiddlewareHandler<AppEnv> {
 
 /**
  * A 200 JSON response with all its headers (content type and length, the security headers
- * and the request id) in one plain object, which the Node adapter writes as it is.
- * `bytes` is the body's length in UTF-8.
+ * and the request id) in one plain object, which the Node adapter writes as they are, with
+ * the body's bytes as they are.
  */
-export function completeJsonResponse(c: Context<AppEnv>, body: string, bytes: number): Response {
+export function completeJsonResponse(c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>): Response {
   const res = new Response(body, {
     status: 200,
     headers: {
       'content-type': 'application/json; charset=UTF-8',
-      'content-length': String(bytes),
+      'content-length': String(body.byteLength),
       [REQUEST_ID_HEADER]: c.get('requestId'),
       ...SECURITY_HEADERS,
     },

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { renderForecast, withoutHistory } from '../../src/forecast/json.js';
+import { renderForecast } from '../../src/forecast/json.js';
 import { createRenderCache, type RenderedForecast } from '../../src/forecast/render-cache.js';
 import type { ForecastStamp } from '../../src/forecast/types.js';
 
-const rendering = (body: string): RenderedForecast => ({ body, bytes: Buffer.byteLength(body), historyAt: body.length - 1 });
+const rendering = (body: string): RenderedForecast => Buffer.from(body) as RenderedForecast;
+const text = (rendered: RenderedForecast | undefined) => rendered?.toString('utf8');
 
 /** A stored stamp per series that a test changes at will, counting how often it is read. */
 function storedStamps(initial: Record<string, ForecastStamp>) {
@@ -24,12 +25,12 @@ describe('the rendered-forecast cache', () => {
     const cache = createRenderCache();
     const store = storedStamps({ A: { revision: 1, observations: 10 } });
     cache.set('A', { revision: 1, observations: 10 }, 7, rendering('a1'));
-    expect(cache.get('A', 7, store.stampOf)?.body).toBe('a1');
-    expect(cache.get('A', 7, store.stampOf)?.body).toBe('a1');
+    expect(text(cache.get('A', 7, store.stampOf))).toBe('a1');
+    expect(text(cache.get('A', 7, store.stampOf))).toBe('a1');
     expect(store.reads).toEqual([]);
     // Something was written somewhere: the stamp is read once, and the entry is good again for generation 8.
-    expect(cache.get('A', 8, store.stampOf)?.body).toBe('a1');
-    expect(cache.get('A', 8, store.stampOf)?.body).toBe('a1');
+    expect(text(cache.get('A', 8, store.stampOf))).toBe('a1');
+    expect(text(cache.get('A', 8, store.stampOf))).toBe('a1');
     expect(store.reads).toEqual(['A']);
   });
 
@@ -60,7 +61,7 @@ describe('the rendered-forecast cache', () => {
     const store = storedStamps({});
     for (const key of ['a', 'b', 'c']) cache.set(key, stamp, 1, rendering(key.repeat(10)));
     expect(cache.bytes).toBe(30);
-    expect(cache.get('a', 1, store.stampOf)?.body).toBe('aaaaaaaaaa'); // a is now the most recently used
+    expect(text(cache.get('a', 1, store.stampOf))).toBe('aaaaaaaaaa'); // a is now the most recently used
     cache.set('d', stamp, 1, rendering('d'.repeat(10)));
     expect(cache.size).toBe(3);
     expect(cache.get('b', 1, store.stampOf)).toBeUndefined();
@@ -72,28 +73,34 @@ describe('the rendered-forecast cache', () => {
     expect(cache.size).toBe(3);
   });
 
-  it('counts text beyond ASCII at two bytes a character', () => {
+  it('counts the bodies’ bytes, not their characters', () => {
     const cache = createRenderCache(100);
     cache.set('a', { revision: 0, observations: 1 }, 1, rendering('€'.repeat(10)));
-    expect(cache.bytes).toBe(20);
+    expect(cache.bytes).toBe(30);
     cache.set('a', { revision: 0, observations: 1 }, 1, rendering('e'.repeat(10)));
     expect(cache.bytes).toBe(10);
   });
 });
 
 describe('a rendered forecast', () => {
-  it('knows its UTF-8 length and where its history starts', () => {
+  it('is the forecast’s JSON in UTF-8, in a buffer of its own', () => {
     const core = JSON.stringify({ origin: 'BCN', currency: 'EUR', model: { version: 'v€' } });
     const points = new Float64Array([Date.UTC(2016, 3, 1), 70, Date.UTC(2016, 3, 2), 65]);
     const rendered = renderForecast(core, [64.5, 63], points, Date.UTC(2016, 3, 2));
-    expect(rendered.bytes).toBe(Buffer.byteLength(rendered.body));
-    expect(rendered.bytes).toBeGreaterThan(rendered.body.length);
-    const full = JSON.parse(rendered.body);
-    expect(full.history).toEqual([
-      { observedAt: '2016-04-01T00:00:00.000Z', price: 70 },
-      { observedAt: '2016-04-02T00:00:00.000Z', price: 65 },
-    ]);
-    const { history: _history, ...rest } = full;
-    expect(JSON.parse(withoutHistory(rendered))).toEqual(rest);
+    expect(rendered.byteOffset).toBe(0);
+    expect(rendered.buffer.byteLength).toBe(rendered.byteLength);
+    expect(JSON.parse(rendered.toString('utf8'))).toEqual({
+      origin: 'BCN',
+      currency: 'EUR',
+      model: { version: 'v€' },
+      outlook: [
+        { daysBefore: 1, expectedPrice: 64.5 },
+        { daysBefore: 0, expectedPrice: 63 },
+      ],
+      history: [
+        { observedAt: '2016-04-01T00:00:00.000Z', price: 70 },
+        { observedAt: '2016-04-02T00:00:00.000Z', price: 65 },
+      ],
+    });
   });
 });
