@@ -154,6 +154,24 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     expect(head.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('still validates every query text it has not seen pass, however close to one that did', async () => {
+    const { service } = await fileService();
+    const cached = await read(service);
+    for (const path of [
+      `${PATH}&origin=BCN`,
+      PATH.replace('2016-04-20', '2016-04-31'),
+      PATH.replace('BUD', 'BCN'),
+      PATH.replace('origin=BCN&', ''),
+      PATH.replace('?', '?x=1&').replace('BCN', 'BC'),
+    ]) {
+      const res = await service.app.request(path);
+      expect(res.status, path).toBe(400);
+      expect((await res.json()).error.code).toBe('invalid_request');
+    }
+    // Unknown parameters are ignored, as they always were.
+    expect((await read(service, `${PATH}&utm_source=mail`)).text).toBe(cached.text);
+  });
+
   it('never answers other methods from the cache', async () => {
     const { service } = await fileService();
     await read(service);
