@@ -1,7 +1,6 @@
-import * as tf from '@tensorflow/tfjs';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import tf from './tfjs.cjs';
 
 /**
  * The tfjs backends, fastest first: native TensorFlow (the optional
@@ -26,16 +25,18 @@ let chosen: Promise<BackendName> | undefined;
 
 // A variable specifier keeps the type checker and bundlers from requiring the optional package.
 const TFJS_NODE = '@tensorflow/tfjs-node';
+const WASM = '@tensorflow/tfjs-backend-wasm';
+// Backends are loaded (and so registered) only when tried, with require() like tfjs itself (tfjs.cjs).
+const require = createRequire(import.meta.url);
 
 async function tryBackend(name: BackendName): Promise<boolean> {
   try {
     if (name === 'tensorflow') {
-      await import(TFJS_NODE);
+      require(TFJS_NODE);
     } else if (name === 'wasm') {
+      const wasm = require(WASM) as typeof import('@tensorflow/tfjs-backend-wasm');
       // In Node the wasm binaries are read from the package's dist folder, not fetched.
-      const require = createRequire(import.meta.url);
-      const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-      setWasmPaths(`${dist}/`);
+      wasm.setWasmPaths(`${join(dirname(require.resolve(`${WASM}/package.json`)), 'dist')}/`);
     }
     const ok = await tf.setBackend(name);
     await tf.ready();

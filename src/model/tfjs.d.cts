@@ -1,0 +1,3 @@
+import * as tfjs from '@tensorflow/tfjs';
+
+export = tfjs;
