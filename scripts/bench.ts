@@ -11,6 +11,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { buildService } from './build.mjs';
 import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, type BenchFare, type FareData } from './bench/data.js';
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
 import { closedLoad, type ClosedLoadOptions } from './bench/load.js';
@@ -654,6 +655,9 @@ async function main(): Promise<void> {
   const startedAt = Date.now();
   const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
   log(`work dir ${workDir}; logs in ${logDir}`);
+  // The service runs as `npm start` runs it, from dist/: build it first, so the run measures this code.
+  log('building the service (npm run build)');
+  await buildService();
   const baselines: Baselines = {};
   const targets: TargetResult[] = [];
 

@@ -1,15 +1,18 @@
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { getPriority, setPriority } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { FareEvent } from '../events/fare-event.js';
 import type { RetrainJob, RetrainOutcome, RetrainProgress } from './retrain.js';
 
 /**
  * Runs a retrain in a child process, so training never holds the service's event
- * loop: ingestion and forecasts go on while it runs. The child is
- * scripts/train-worker.ts, run by tsx; it reads the fare events from the database
- * file itself, or gets them in the request (an in-memory database, in tests).
+ * loop: ingestion and forecasts go on while it runs, and the child runs at a lower
+ * priority than the service. The child is scripts/train-worker.ts, run by tsx, or from
+ * the built service (dist/index.js) the built worker, dist/train-worker.js, run by plain
+ * node. It reads the fare events from the database file itself, or gets them in the
+ * request (an in-memory database, in tests).
  */
 
 /** What the parent sends the worker: the job, and where the fare events are. */
@@ -27,9 +30,26 @@ export type WorkerMessage =
   | { type: 'done'; outcome: RetrainOutcome }
   | { type: 'error'; message: string };
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The worker's entry file. */
-export const TRAIN_WORKER_PATH = join(here, '..', '..', 'scripts', 'train-worker.ts');
+/**
+ * Defined only in the bundles that the build (scripts/build.mjs) writes: the bundled
+ * worker beside them, relative to the repository root.
+ */
+declare const FARESIGHT_TRAIN_WORKER: string | undefined;
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The worker's entry file: the bundled one in the built service, else the source. */
+export const TRAIN_WORKER_PATH =
+  typeof FARESIGHT_TRAIN_WORKER === 'string' ? resolve(ROOT, FARESIGHT_TRAIN_WORKER) : join(ROOT, 'scripts', 'train-worker.ts');
+
+/** How much lower than the service's the training process's scheduling priority is, in nice steps. */
+export const TRAINING_NICENESS = 10;
+/** The lowest priority there is (the highest nice value). */
+const LOWEST_PRIORITY = 19;
+
+/** Node's arguments for a worker file: TypeScript runs through the tsx loader, JavaScript as it is. */
+export function workerExecArgv(workerPath: string): string[] {
+  return /\.[cm]?ts$/.test(workerPath) ? ['--import', tsxLoader()] : [];
+}
 
 function tsxLoader(): string {
   const require = createRequire(import.meta.url);
@@ -73,14 +93,23 @@ export function runRetrainInChild(request: RetrainRequest, options: RunOptions =
     };
     let child: ReturnType<typeof fork>;
     try {
-      child = fork(options.workerPath ?? TRAIN_WORKER_PATH, [], {
-        execArgv: ['--import', tsxLoader()],
+      const workerPath = options.workerPath ?? TRAIN_WORKER_PATH;
+      child = fork(workerPath, [], {
+        execArgv: workerExecArgv(workerPath),
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       });
     } catch (error) {
       settle(failed(`the training process could not start: ${String(error)}`));
       return;
+    }
+    if (child.pid !== undefined) {
+      try {
+        // Serving keeps the CPU during a retrain; training gets what serving leaves.
+        setPriority(child.pid, Math.min(LOWEST_PRIORITY, getPriority() + TRAINING_NICENESS));
+      } catch {
+        // Not permitted here, or the child is gone already: train at the same priority.
+      }
     }
     options.onStart?.(child.pid);
     const abort = () => {
