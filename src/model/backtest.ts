@@ -6,6 +6,7 @@ import {
   fixedRule,
   oracleRule,
   passengerRows,
+  passengerSavings,
   passengersOf,
   predictionQuality,
   simulate,
@@ -133,32 +134,106 @@ export function tuneFixedRule(ds: FeatureDataset, passengers: readonly Passenger
 
 export const THRESHOLD_GRID = Array.from({ length: 13 }, (_, i) => 0.2 + i * 0.05);
 
+/** Resamples of the validation series that estimate how uncertain a threshold's savings are. */
+const BOOTSTRAP_RESAMPLES = 200;
+
+/** One threshold as the tuning scored it on the validation passengers. */
+export interface ThresholdScore {
+  threshold: number;
+  /** Savings % of optimal at this threshold. */
+  savings: number | null;
+  /** Averaged with the neighbouring thresholds' (±0.05): the score compared. */
+  smoothed: number | null;
+}
+
 /**
- * Chooses the wait threshold that saves most on these passengers. Savings swing a lot
- * from one threshold to the next (a few passengers with big drops or rises weigh much),
- * so each threshold is scored by the mean over it and its neighbours (±0.05); ties go to
- * the one nearest 0.5. Without passengers, 0.5.
+ * Chooses the wait threshold on these passengers. Savings swing a lot from one threshold
+ * to the next and from one period to the next (a few passengers with big drops or rises
+ * weigh much), so each threshold is scored by the mean savings over it and its neighbours
+ * (±0.05), and the choice follows the one-standard-error rule: the threshold nearest 0.5
+ * (where a calibrated model says "more likely than not") whose score is within one
+ * standard error of the best one. The standard error comes from resampling the series
+ * (a bootstrap: passengers of one series rise and fall together). Without passengers, 0.5.
  */
 export function tuneThreshold(
   ds: FeatureDataset,
   passengers: readonly Passenger[],
   probability: Float32Array,
-): { threshold: number; result: PolicyResult | null } {
+): { threshold: number; result: PolicyResult | null; standardError: number | null; scores: ThresholdScore[] } {
   const results = THRESHOLD_GRID.map((threshold) => simulate(ds, passengers, thresholdRule(probability, threshold)));
   const savings = results.map((r) => r.savingsPctOfOptimal);
-  if (savings.some((x) => x === null)) return { threshold: 0.5, result: null };
-  let best = -1;
-  let bestScore = -Infinity;
-  savings.forEach((_, k) => {
-    const window = [k - 1, k, k + 1].filter((j) => j >= 0 && j < savings.length).map((j) => savings[j]!);
-    const score = window.reduce((a, b) => a + b, 0) / window.length;
-    const closer = best >= 0 && Math.abs(THRESHOLD_GRID[k] - 0.5) < Math.abs(THRESHOLD_GRID[best] - 0.5);
-    if (score > bestScore + 1e-9 || (Math.abs(score - bestScore) <= 1e-9 && closer)) {
-      best = k;
-      bestScore = score;
-    }
+  const rounded = (t: number) => Math.round(t * 100) / 100;
+  if (savings.some((x) => x === null)) {
+    return {
+      threshold: 0.5,
+      result: null,
+      standardError: null,
+      scores: THRESHOLD_GRID.map((threshold) => ({ threshold: rounded(threshold), savings: null, smoothed: null })),
+    };
+  }
+  const smooth = (values: readonly number[]) =>
+    values.map((_, k) => {
+      const window = [k - 1, k, k + 1].filter((j) => j >= 0 && j < values.length).map((j) => values[j]);
+      return window.reduce((a, b) => a + b, 0) / window.length;
+    });
+  const smoothed = smooth(savings as number[]);
+  let best = 0;
+  smoothed.forEach((score, k) => {
+    if (score > smoothed[best] + 1e-9) best = k;
   });
-  return { threshold: Math.round(THRESHOLD_GRID[best] * 100) / 100, result: results[best] };
+
+  // Savings and oracle savings per series and threshold, then series drawn with replacement.
+  const seriesIndex = new Map<number, number>();
+  for (const p of passengers) if (!seriesIndex.has(p.series)) seriesIndex.set(p.series, seriesIndex.size);
+  const seriesCount = seriesIndex.size;
+  const savedBySeries = THRESHOLD_GRID.map((threshold) => {
+    const { saved } = passengerSavings(ds, passengers, thresholdRule(probability, threshold));
+    const bySeries = new Float64Array(seriesCount);
+    passengers.forEach((p, j) => (bySeries[seriesIndex.get(p.series)!] += saved[j]));
+    return bySeries;
+  });
+  const optimalBySeries = new Float64Array(seriesCount);
+  const { optimal } = passengerSavings(ds, passengers, new Uint8Array(ds.size));
+  passengers.forEach((p, j) => (optimalBySeries[seriesIndex.get(p.series)!] += optimal[j]));
+  let state = 0x9e3779b9;
+  const draw = () => {
+    // xorshift32: a fixed sequence, so the choice is reproducible.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) % seriesCount;
+  };
+  const bestScores: number[] = [];
+  const counts = new Float64Array(seriesCount);
+  for (let b = 0; b < BOOTSTRAP_RESAMPLES; b++) {
+    counts.fill(0);
+    for (let k = 0; k < seriesCount; k++) counts[draw()]++;
+    let optimalSum = 0;
+    for (let s = 0; s < seriesCount; s++) optimalSum += counts[s] * optimalBySeries[s];
+    if (optimalSum <= 0) continue;
+    const resampled = savedBySeries.map((bySeries) => {
+      let sum = 0;
+      for (let s = 0; s < seriesCount; s++) sum += counts[s] * bySeries[s];
+      return (100 * sum) / optimalSum;
+    });
+    bestScores.push(smooth(resampled)[best]);
+  }
+  const mean = bestScores.reduce((a, b) => a + b, 0) / Math.max(1, bestScores.length);
+  const standardError = Math.sqrt(bestScores.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, bestScores.length - 1));
+
+  let chosen = best;
+  smoothed.forEach((score, k) => {
+    if (score < smoothed[best] - standardError) return;
+    const distance = Math.abs(THRESHOLD_GRID[k] - 0.5);
+    const chosenDistance = Math.abs(THRESHOLD_GRID[chosen] - 0.5);
+    if (distance < chosenDistance - 1e-9 || (Math.abs(distance - chosenDistance) <= 1e-9 && score > smoothed[chosen])) chosen = k;
+  });
+  return {
+    threshold: rounded(THRESHOLD_GRID[chosen]),
+    result: results[chosen],
+    standardError,
+    scores: THRESHOLD_GRID.map((threshold, k) => ({ threshold: rounded(threshold), savings: savings[k], smoothed: smoothed[k] })),
+  };
 }
 
 /**
@@ -225,6 +300,10 @@ export interface Challenger {
   /** See {@link calibrateIntervals}; already applied to `predictions`. */
   intervalScale: number;
   predictions: RawPredictions;
+  /** Savings on the validation passengers per threshold tried, as the tuning saw them. */
+  thresholdScores: ThresholdScore[];
+  /** The bootstrap standard error of the best threshold's score (see {@link tuneThreshold}). */
+  thresholdStandardError: number | null;
 }
 
 export interface ChallengerOptions extends TrainOptions {
@@ -236,19 +315,14 @@ export interface ChallengerOptions extends TrainOptions {
   refit?: boolean;
   /** Networks (different seeds) averaged into the final model (default {@link DEFAULT_ENSEMBLE}). Needs refit. */
   ensemble?: number;
-  /** Share of the rows each refitted network draws per epoch (default {@link DEFAULT_MEMBER_SAMPLE}). */
-  memberSampleFraction?: number;
 }
-
-/** Each refitted network sees this share of the rows per epoch, a fresh sample every epoch. */
-export const DEFAULT_MEMBER_SAMPLE = 1;
 
 /** Networks averaged into a model unless told otherwise: three cut the seed-to-seed swings. */
 export const DEFAULT_ENSEMBLE = 3;
 
 /** Trains on the rows before the cutoff and tunes the wait threshold on the validation series. */
 export async function trainChallenger(split: BacktestSplit, options: ChallengerOptions = {}): Promise<Challenger> {
-  const { refit = true, ensemble = DEFAULT_ENSEMBLE, memberSampleFraction = DEFAULT_MEMBER_SAMPLE, ...trainOptions } = options;
+  const { refit = true, ensemble = DEFAULT_ENSEMBLE, ...trainOptions } = options;
   const first = await trainNetwork(split.ds, split.trainLabels, split.trainRows, split.validationRows, trainOptions);
   const rows = evaluationRows(split);
   const firstPredictions = predictDataset(first.network, split.ds, first.normalization, rows);
@@ -256,7 +330,14 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
   // Calibrated where decisions are made: the validation passengers' start days.
   const intervalScale = calibrateIntervals(split.trainLabels, startRows(split.ds, split.validationPassengers), firstPredictions);
   if (!refit || split.validationRows.length === 0) {
-    return { training: first, waitThreshold: tuned.threshold, intervalScale, predictions: scaleIntervals(firstPredictions, intervalScale) };
+    return {
+      training: first,
+      waitThreshold: tuned.threshold,
+      intervalScale,
+      predictions: scaleIntervals(firstPredictions, intervalScale),
+      thresholdScores: tuned.scores,
+      thresholdStandardError: tuned.standardError,
+    };
   }
   first.network.dispose();
   const all = Int32Array.from([...split.trainRows, ...split.validationRows]);
@@ -271,7 +352,6 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
           name: ensemble > 1 ? `member_${k + 1}` : undefined,
           maxEpochs: Math.max(1, first.bestEpoch),
           patience: Number.MAX_SAFE_INTEGER,
-          sampleFraction: memberSampleFraction,
         }),
       );
     }
@@ -296,6 +376,8 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
     waitThreshold: tuned.threshold,
     intervalScale,
     predictions: scaleIntervals(predictDataset(network, split.ds, final.normalization, rows), intervalScale),
+    thresholdScores: tuned.scores,
+    thresholdStandardError: tuned.standardError,
   };
 }
 

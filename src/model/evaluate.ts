@@ -105,6 +105,34 @@ export function simulate(ds: FeatureDataset, passengers: readonly Passenger[], w
   };
 }
 
+/** Per passenger: what the policy saved against buying on day s, and what the oracle would have. */
+export function passengerSavings(
+  ds: FeatureDataset,
+  passengers: readonly Passenger[],
+  wait: Uint8Array,
+): { saved: Float64Array; optimal: Float64Array } {
+  const saved = new Float64Array(passengers.length);
+  const optimal = new Float64Array(passengers.length);
+  passengers.forEach((p, j) => {
+    const rows = ds.rowsOfSeries[p.series];
+    const startPrice = ds.price[rows[p.start]];
+    let paid = startPrice;
+    let lowest = Infinity;
+    let bought = false;
+    for (let k = p.start; k <= p.last; k++) {
+      const price = ds.price[rows[k]];
+      if (price < lowest) lowest = price;
+      if (!bought && (k === p.last || !wait[rows[k]])) {
+        paid = price;
+        bought = true;
+      }
+    }
+    saved[j] = startPrice - paid;
+    optimal[j] = startPrice - lowest;
+  });
+  return { saved, optimal };
+}
+
 /** Wait flags of the fixed rule "wait while more than k days before departure". */
 export function fixedRule(ds: FeatureDataset, k: number): Uint8Array {
   const wait = new Uint8Array(ds.size);
