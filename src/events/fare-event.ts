@@ -124,12 +124,21 @@ export const FareEventInput = z
       });
     }
   })
-  .transform(
-    (event): FareEvent => ({
-      ...event,
-      observedAt: new Date(Date.parse(event.observedAt)).toISOString(),
-    }),
-  );
+  .transform((event): FareEvent => {
+    const observedAt = utcIso(event.observedAt);
+    // zod's output is a fresh object already: reuse it when observedAt is canonical.
+    return observedAt === event.observedAt ? event : { ...event, observedAt };
+  });
+
+/** A valid zoned date-time as UTC ISO 8601 with milliseconds, e.g. 2016-04-01T09:00:00.000Z. */
+function utcIso(value: string): string {
+  // Already canonical (what clients that echo our own timestamps send): no Date round trip.
+  // Hour 24 is valid input (the next day's 00:00) but never canonical.
+  const canonical =
+    value.length === 24 && value.charCodeAt(10) === 84 && value.charCodeAt(19) === 46 && value.charCodeAt(23) === 90 && !value.startsWith('24', 11);
+  if (canonical) return value;
+  return new Date(Date.parse(value)).toISOString();
+}
 
 /** A validated fare event: codes upper-cased, observedAt normalised to UTC ISO. */
 export interface FareEvent {

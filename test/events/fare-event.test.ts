@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  dayStartMs,
   canonicalContent,
   daysBeforeDeparture,
   FareEventInput,
@@ -241,5 +242,38 @@ describe('keys of a fare event', () => {
     expect(daysBeforeDeparture(accept({ observedAt: '2016-04-20T23:59:00Z' }))).toBe(0);
     expect(daysBeforeDeparture(accept({ observedAt: '2016-04-19T23:59:00Z' }))).toBe(1);
     expect(daysBeforeDeparture(accept({ observedAt: '2016-04-01T00:00:00Z' }))).toBe(19);
+  });
+});
+
+describe('calendar dates and times', () => {
+  it('isCalendarDate agrees with the Gregorian calendar, leap years included', () => {
+    for (const date of ['2016-02-29', '2000-02-29', '2015-12-31', '2016-01-01', '0100-01-01']) expect(isCalendarDate(date), date).toBe(true);
+    for (const date of ['2015-02-29', '1900-02-29', '2016-04-31', '2016-13-01', '2016-00-10', '2016-01-00', '0099-01-01', '2016-1-01', '2016/01/01', '2016-01-01 ', '20160101xx']) {
+      expect(isCalendarDate(date), date).toBe(false);
+    }
+    // The same answer as a round trip through Date, for every day of four years and some that do not exist.
+    for (let year = 2015; year <= 2018; year++) {
+      for (let month = 1; month <= 12; month++) {
+        for (let day = 1; day <= 31; day++) {
+          const text = `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+          const viaDate = new Date(`${text}T00:00:00Z`).toISOString().slice(0, 10) === text;
+          expect(isCalendarDate(text), text).toBe(viaDate);
+        }
+      }
+    }
+  });
+
+  it('dayStartMs is midnight UTC of the day', () => {
+    expect(dayStartMs('2016-04-20')).toBe(Date.parse('2016-04-20T00:00:00Z'));
+    expect(dayStartMs('2016-02-29')).toBe(Date.parse('2016-02-29T00:00:00Z'));
+  });
+
+  it('normalises observedAt to UTC with milliseconds, keeping canonical values as they are', () => {
+    expect(accept({ observedAt: '2016-04-01T09:00:00.000Z' }).observedAt).toBe('2016-04-01T09:00:00.000Z');
+    expect(accept({ observedAt: '2016-04-01T09:00:00Z' }).observedAt).toBe('2016-04-01T09:00:00.000Z');
+    expect(accept({ observedAt: '2016-04-01T09:00:00.000z' }).observedAt).toBe('2016-04-01T09:00:00.000Z');
+    expect(accept({ observedAt: '2016-04-01T11:00:00.000+02:00' }).observedAt).toBe('2016-04-01T09:00:00.000Z');
+    // Hour 24 is the next day's midnight: its key must be the same as that of 00:00.
+    expect(accept({ observedAt: '2016-03-31T24:00:00.000Z' }).observedAt).toBe('2016-04-01T00:00:00.000Z');
   });
 });
