@@ -82,7 +82,7 @@ function statementCache(sqlite: Database.Database) {
 const placeholders = (n: number) => new Array(n).fill('?').join(',');
 
 /** The most appended events kept in memory for functions to read without a query. */
-export const DEFAULT_RECENT_EVENTS = 50_000;
+export const DEFAULT_RECENT_EVENTS = 20_000;
 
 /**
  * The events this connection appended lately, in seq order, as the objects it appended:
