@@ -25,7 +25,7 @@ and listed by GET /v1/models.
 Options:
   --reason TEXT        recorded with the run (default "npm run retrain")
   --holdout-days N     days at the end of the window to judge on (default 14)
-  --max-epochs N       upper bound on training epochs
+  --max-epochs N       training epochs, the learning rate falling over them (default 10)
   --json               print the outcome as JSON
   --quiet              no progress bar
   -h, --help           this help

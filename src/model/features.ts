@@ -14,7 +14,7 @@ import {
  */
 
 /** Bumped whenever the vector's meaning changes; saved with every model. */
-export const FEATURE_VERSION = 3;
+export const FEATURE_VERSION = 4;
 
 /** Upper bounds (inclusive) of the days-before buckets used for route statistics. */
 export const DAYS_BEFORE_BUCKETS = [1, 3, 7, 14, 21, 30, 45, 60, 90, Infinity] as const;
@@ -48,6 +48,9 @@ export const FEATURE_NAMES = [
   'price_vs_route_recent',
   'route_recent_vs_typical',
   'route_recent_drop_rate',
+  'route_wide_drop_rate',
+  'route_wide_drop_rate_slow',
+  'route_wide_rise_rate',
 ] as const;
 
 export const FEATURE_COUNT = FEATURE_NAMES.length;
@@ -56,6 +59,10 @@ const DAY_MS = 86_400_000;
 const MIN_BUCKET_COUNT = 5;
 // Weight of the newest observation in a bucket's recent level: about the last ten count.
 const RECENT_WEIGHT = 0.1;
+// Weights of the newest move in the route-wide rates of drops and rises: about the last 100
+// moves (a day of a route's departures, each observed daily) and the last 500 (a few days).
+const ROUTE_WEIGHT = 0.01;
+const ROUTE_WEIGHT_SLOW = 0.002;
 // z for the 25th/75th percentiles of a normal: the typical range is the middle half.
 const Z_QUARTILE = 0.6745;
 
@@ -95,6 +102,14 @@ export interface BucketStats {
   recent?: number;
   /** Exponentially weighted share of the latest moves that were drops: a sale in progress. */
   recentDrops?: number;
+  /**
+   * Route-wide (the moves of every bucket) exponentially weighted shares of the latest
+   * moves that were drops (about the last 100 and 500) and rises (about the last 100).
+   * Kept on the first bucket only: a route's statistics are stored as their buckets.
+   */
+  routeDrops?: number;
+  routeDropsSlow?: number;
+  routeRises?: number;
 }
 
 /** Per-route, per-currency statistics of log price by days-before bucket. */
@@ -189,6 +204,11 @@ function addToBucket(stats: RouteStats, daysBefore: number, price: number, previ
     const dropped = price < previous ? 1 : 0;
     b.drops = (b.drops ?? 0) + dropped;
     b.recentDrops = (b.recentDrops ?? 0.25) + RECENT_WEIGHT * (dropped - (b.recentDrops ?? 0.25));
+    const route = stats.buckets[0];
+    const rose = price > previous ? 1 : 0;
+    route.routeDrops = (route.routeDrops ?? 0.25) + ROUTE_WEIGHT * (dropped - (route.routeDrops ?? 0.25));
+    route.routeDropsSlow = (route.routeDropsSlow ?? 0.25) + ROUTE_WEIGHT_SLOW * (dropped - (route.routeDropsSlow ?? 0.25));
+    route.routeRises = (route.routeRises ?? 0.25) + ROUTE_WEIGHT * (rose - (route.routeRises ?? 0.25));
   }
 }
 
@@ -311,6 +331,10 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
   v[k++] = routeMean === undefined || here.recent === undefined ? 0 : logPrice - here.recent;
   v[k++] = routeMean === undefined || here.recent === undefined ? 0 : here.recent - routeMean;
   v[k++] = routeMean === undefined ? 0.25 : (here.recentDrops ?? 0.25);
+  const route = stats.buckets[0];
+  v[k++] = route.routeDrops ?? 0.25;
+  v[k++] = route.routeDropsSlow ?? 0.25;
+  v[k++] = route.routeRises ?? 0.25;
   return v;
 }
 
