@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
+import { requestHeader } from './headers.js';
 
 /** What a key may do. Writes: events, replays, promotions, retrains. */
 export const SCOPES = ['read', 'write'] as const;
@@ -56,7 +57,7 @@ export interface AuthOptions {
 export function requireScope(scope: Scope, options: AuthOptions): MiddlewareHandler {
   return async (c, next) => {
     if (options.keys.length === 0 || (scope === 'read' && !options.requireKeyForReads)) return next();
-    const header = c.req.header('authorization') ?? '';
+    const header = requestHeader(c, 'authorization') ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const key = match ? findKey(options.keys, match[1]) : undefined;
     if (!key) {

@@ -28,14 +28,17 @@ const REQUEST_ID_CHARS = /^[\w\-=]+$/;
 /** Responses built with every header already on them, which the middleware leaves as they are. */
 const complete = new WeakSet<Response>();
 
-/** The client's X-Request-Id, read from the Node request when there is one (no Headers object is built for it). */
-function incomingRequestId(c: Context): string | undefined {
+/**
+ * A request header (`name` in lower case), read from the Node request when there is one,
+ * so that no Headers object is built for it; from the Fetch request otherwise.
+ */
+export function requestHeader(c: Context, name: string): string | undefined {
   const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
   if (incoming?.headers) {
-    const value = incoming.headers[REQUEST_ID_HEADER];
+    const value = incoming.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
   }
-  return c.req.header(REQUEST_ID_HEADER);
+  return c.req.header(name);
 }
 
 /**
@@ -46,7 +49,7 @@ function incomingRequestId(c: Context): string | undefined {
  */
 export function responseHeaders(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const presented = incomingRequestId(c);
+    const presented = requestHeader(c, REQUEST_ID_HEADER);
     const id = presented && presented.length <= MAX_REQUEST_ID_LENGTH && REQUEST_ID_CHARS.test(presented) ? presented : randomUUID();
     c.set('requestId', id);
     await next();

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 import { keyLabelOf, type AuthOptions } from './auth.js';
+import { requestHeader } from './headers.js';
 
 /** How many idle clients are remembered before full buckets are swept away. */
 const SWEEP_ABOVE = 10_000;
@@ -91,7 +92,7 @@ function remoteAddress(c: Context): string {
 export function rateLimit(limiter: RateLimiter, auth: Pick<AuthOptions, 'keys'>): MiddlewareHandler {
   return async (c, next) => {
     if (!limiter.enabled) return next();
-    const label = keyLabelOf(auth, c.req.header('authorization'));
+    const label = keyLabelOf(auth, requestHeader(c, 'authorization'));
     const client = label ? `key:${label}` : `ip:${remoteAddress(c)}`;
     const decision = limiter.take(client);
     if (!decision.allowed) {
