@@ -18,7 +18,7 @@ import { ingestFareEvents } from '../src/ingest.js';
 import { writeTinyModel } from '../src/model/testing.js';
 import { createService } from '../src/service.js';
 import { childService, REPO_ROOT, scratchDir, type ChildService } from './lib/child-service.js';
-import { prng } from './lib/prng.js';
+import { prng } from '../src/lib/prng.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -14,7 +14,7 @@ import { ERROR_CODES } from '../src/errors.js';
 import { FareEventInput, MAX_PRICE } from '../src/events/fare-event.js';
 import { exceedsJsonDepth, MAX_BODY_BYTES, MAX_EVENTS_PER_REQUEST, MAX_JSON_DEPTH } from '../src/http/events.js';
 import { childService, scratchDir } from './lib/child-service.js';
-import { prng } from './lib/prng.js';
+import { prng } from '../src/lib/prng.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -63,6 +63,24 @@ export interface PolicyResult {
   paidMoreMeanLossPct: number | null;
 }
 
+/** What one passenger paid under a policy, against the price on day s and the lowest price to come. */
+function outcomeOf(ds: FeatureDataset, p: Passenger, wait: Uint8Array): { startPrice: number; paid: number; lowest: number } {
+  const rows = ds.rowsOfSeries[p.series];
+  const startPrice = ds.price[rows[p.start]];
+  let paid = startPrice;
+  let lowest = Infinity;
+  let bought = false;
+  for (let k = p.start; k <= p.last; k++) {
+    const price = ds.price[rows[k]];
+    if (price < lowest) lowest = price;
+    if (!bought && (k === p.last || !wait[rows[k]])) {
+      paid = price;
+      bought = true;
+    }
+  }
+  return { startPrice, paid, lowest };
+}
+
 /**
  * Runs a policy: `wait[row]` = 1 means "wait" on that row's day. The passenger buys on
  * the first day from s on where the policy says buy, or on the series' last day.
@@ -74,19 +92,7 @@ export function simulate(ds: FeatureDataset, passengers: readonly Passenger[], w
   let paidMore = 0;
   let lossShare = 0;
   for (const p of passengers) {
-    const rows = ds.rowsOfSeries[p.series];
-    const startPrice = ds.price[rows[p.start]];
-    let paid = startPrice;
-    let lowest = Infinity;
-    let bought = false;
-    for (let k = p.start; k <= p.last; k++) {
-      const price = ds.price[rows[k]];
-      if (price < lowest) lowest = price;
-      if (!bought && (k === p.last || !wait[rows[k]])) {
-        paid = price;
-        bought = true;
-      }
-    }
+    const { startPrice, paid, lowest } = outcomeOf(ds, p, wait);
     saved += startPrice - paid;
     optimal += startPrice - lowest;
     savingShare += (startPrice - paid) / startPrice;
@@ -114,19 +120,7 @@ export function passengerSavings(
   const saved = new Float64Array(passengers.length);
   const optimal = new Float64Array(passengers.length);
   passengers.forEach((p, j) => {
-    const rows = ds.rowsOfSeries[p.series];
-    const startPrice = ds.price[rows[p.start]];
-    let paid = startPrice;
-    let lowest = Infinity;
-    let bought = false;
-    for (let k = p.start; k <= p.last; k++) {
-      const price = ds.price[rows[k]];
-      if (price < lowest) lowest = price;
-      if (!bought && (k === p.last || !wait[rows[k]])) {
-        paid = price;
-        bought = true;
-      }
-    }
+    const { startPrice, paid, lowest } = outcomeOf(ds, p, wait);
     saved[j] = startPrice - paid;
     optimal[j] = startPrice - lowest;
   });

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../lib/prng.js';
 import type { FeatureDataset, Labels } from './dataset.js';
 import { buildNetwork, DEFAULT_HIDDEN, OUTPUT_SIZE, QUANTILES, softplus } from './network.js';
 import { tf } from './tf.js';
@@ -157,18 +158,6 @@ function toExamples(ds: FeatureDataset, labels: Labels, rows: Int32Array, norm: 
     if (Number.isNaN(cheaper[r]) && labels.exposure) exposure[r] = labels.exposure[i];
   }
   return { x: gatherNormalized(ds, rows, norm), cheaper, ratio, exposure, size: n, width: ds.width };
-}
-
-/** mulberry32: a small deterministic generator of 32-bit integers, so a seed reproduces a training run. */
-function randomSource(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 /** A deterministic shuffle of 0..n-1. */
@@ -519,7 +508,7 @@ export async function trainNetwork(
     grad: new Float32Array(batchSize * OUTPUT_SIZE),
     masks: layers.slice(0, -1).map((l) => new Float32Array(batchSize * l.units)),
   };
-  const bits = randomSource(opts.seed);
+  const bits = mulberry32(opts.seed);
   // The rate falls linearly over maxEpochs; early stopping may end the run before.
   const decay = opts.finalLearningRate;
   const totalSteps = opts.maxEpochs * Math.ceil(trainData.size / batchSize);
