@@ -10,7 +10,10 @@ export interface BatchOptions {
 
 /** What a handler receives for one invocation. */
 export interface HandlerContext<P, Deps> {
-  /** The events of this invocation, in log order; per series, in observedAt order. */
+  /**
+   * The events of this invocation, in log order; per series, in observedAt order. Their
+   * payloads may be shared with other functions (and kept by the storage): never mutate them.
+   */
   events: LoggedEvent<P>[];
   deps: Deps;
   /** 1 on the first try of these events, higher on retries. */
