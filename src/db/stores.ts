@@ -78,21 +78,46 @@ export function createSqliteSeriesStore(sqlite: Database.Database): SeriesStore 
 
 /** Route statistics in SQLite, as JSON: a handful of buckets per route. */
 export function createSqliteRouteStatsStore(sqlite: Database.Database): RouteStatsStore {
-  const getOne = sqlite.prepare('SELECT buckets FROM route_stats WHERE key = ?');
+  const getOne = sqlite.prepare('SELECT buckets FROM route_stats WHERE key = ?').pluck();
   const upsert = sqlite.prepare(
     'INSERT INTO route_stats (key, buckets) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET buckets = excluded.buckets',
   );
+  // The last text read or written per route, parsed: both functions of an invocation load the
+  // same routes, so most loads find the stored text unchanged and copy instead of parsing.
+  const parsed = new Map<string, { text: string; buckets: BucketStats[] }>();
+  const remember = (key: string, text: string, buckets: BucketStats[]) => {
+    parsed.delete(key);
+    parsed.set(key, { text, buckets: buckets.map((b) => ({ ...b })) });
+    if (parsed.size > MAX_PARSED_ROUTES) parsed.delete(parsed.keys().next().value!);
+  };
   return {
     load(keys) {
       const stats = new Map<string, RouteStats>();
       for (const key of keys) {
-        const row = getOne.get(key) as { buckets: string } | undefined;
-        if (row) stats.set(key, { key, buckets: JSON.parse(row.buckets) as BucketStats[] });
+        const text = getOne.get(key) as string | undefined;
+        if (text === undefined) continue;
+        const known = parsed.get(key);
+        let buckets: BucketStats[];
+        if (known && known.text === text) {
+          // Callers mutate what they load: hand out a copy, never the remembered buckets.
+          buckets = known.buckets.map((b) => ({ ...b }));
+        } else {
+          buckets = JSON.parse(text) as BucketStats[];
+          remember(key, text, buckets);
+        }
+        stats.set(key, { key, buckets });
       }
       return stats;
     },
     save(stats) {
-      for (const s of stats) upsert.run(s.key, JSON.stringify(s.buckets));
+      for (const s of stats) {
+        const text = JSON.stringify(s.buckets);
+        upsert.run(s.key, text);
+        remember(s.key, text, s.buckets);
+      }
     },
   };
 }
+
+/** Routes whose parsed statistics are remembered; a few hundred cover the shared data. */
+const MAX_PARSED_ROUTES = 4096;
