@@ -42,7 +42,7 @@ export const TRAIN_WORKER_PATH =
   typeof FARESIGHT_TRAIN_WORKER === 'string' ? resolve(ROOT, FARESIGHT_TRAIN_WORKER) : join(ROOT, 'scripts', 'train-worker.ts');
 
 /** How much lower than the service's the training process's scheduling priority is, in nice steps. */
-export const TRAINING_NICENESS = 10;
+export const TRAINING_NICENESS = 19;
 /** The lowest priority there is (the highest nice value). */
 const LOWEST_PRIORITY = 19;
 
