@@ -143,9 +143,8 @@ class RecentEvents {
     return false;
   }
 
-  /** The events after `position` of these types, or undefined when the window does not cover it. */
-  readAfter(position: number, types: readonly string[], limit: number): LoggedEvent[] | undefined {
-    if (position < this.floor || !this.current()) return undefined;
+  /** The index of the first kept event with a seq above `position`. */
+  private indexAfter(position: number): number {
     const events = this.events;
     let lo = 0;
     let hi = events.length;
@@ -154,9 +153,16 @@ class RecentEvents {
       if (events[mid].seq <= position) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+
+  /** The events after `position` of these types, or undefined when the window does not cover it. */
+  readAfter(position: number, types: readonly string[], limit: number): LoggedEvent[] | undefined {
+    if (position < this.floor || !this.current()) return undefined;
+    const events = this.events;
     const out: LoggedEvent[] = [];
     const single = types.length === 1 ? types[0] : undefined;
-    for (let i = lo; i < events.length && out.length < limit; i++) {
+    for (let i = this.indexAfter(position); i < events.length && out.length < limit; i++) {
       const event = events[i];
       if (single !== undefined ? event.type === single : types.includes(event.type)) out.push(event);
     }
@@ -165,15 +171,8 @@ class RecentEvents {
 
   read(seq: number): LoggedEvent | undefined {
     if (seq <= this.floor || !this.current()) return undefined;
-    const events = this.events;
-    let lo = 0;
-    let hi = events.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (events[mid].seq < seq) lo = mid + 1;
-      else hi = mid;
-    }
-    return events[lo]?.seq === seq ? events[lo] : undefined;
+    const event = this.events[this.indexAfter(seq - 1)];
+    return event?.seq === seq ? event : undefined;
   }
 }
 
