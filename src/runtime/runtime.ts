@@ -112,6 +112,27 @@ class Counters {
   }
 }
 
+/** A function's figures, as `GET /v1/functions` shows them. */
+function statsOf(
+  fn: FaresightFunction<any, any>,
+  counters: Counters,
+  where: Pick<FunctionStats, 'deadLetters' | 'lag' | 'delivery'>,
+): FunctionStats {
+  return {
+    id: fn.id,
+    triggers: fn.triggers,
+    batch: fn.batch,
+    retries: fn.retries,
+    invocations: counters.invocations,
+    failures: counters.failures,
+    retriesAttempted: counters.retriesAttempted,
+    deadLetters: where.deadLetters,
+    lag: where.lag,
+    durationMs: counters.durationMs(),
+    delivery: where.delivery,
+  };
+}
+
 /**
  * The failure of an inline function, raised in the invocation that triggered it: the
  * triggering event is retried, and dead-lettered, with the function that emitted it.
@@ -270,10 +291,6 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       if (invocation.emitted.length > 0) wakeTriggeredBy(invocation.emitted);
     }
 
-    private record(startedAt: number): void {
-      this.counters.record(startedAt);
-    }
-
     /** New events in a batch. A failing batch moves to the slow path, one event at a time. */
     private async fastPath(cursor: number, events: LoggedEvent[]): Promise<void> {
       const last = events[events.length - 1].seq;
@@ -292,7 +309,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
           }
           storage.deliveries.advanceCursor(this.fn.id, cursor, last);
         });
-        this.record(startedAt);
+        this.counters.record(startedAt);
       } catch (error) {
         // Storage trouble is nobody's fault: leave everything as it was and let the poll retry.
         if (storage.isUnavailable(error)) throw error;
@@ -340,7 +357,7 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
       try {
         const invocation = await this.invoke([event], attempt);
         this.commit(invocation, () => storage.deliveries.complete(delivery));
-        this.record(startedAt);
+        this.counters.record(startedAt);
       } catch (error) {
         if (storage.isUnavailable(error)) throw error;
         this.counters.failures++;
@@ -349,19 +366,11 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     }
 
     stats(): FunctionStats {
-      return {
-        id: this.fn.id,
-        triggers: this.fn.triggers,
-        batch: this.fn.batch,
-        retries: this.fn.retries,
-        invocations: this.counters.invocations,
-        failures: this.counters.failures,
-        retriesAttempted: this.counters.retriesAttempted,
+      return statsOf(this.fn, this.counters, {
         deadLetters: storage.deliveries.countDead(this.fn.id),
         lag: pendingFor(this.fn),
-        durationMs: this.counters.durationMs(),
         delivery: 'log',
-      };
+      });
     }
   }
 
@@ -404,19 +413,9 @@ export function createRuntime<Deps>(options: RuntimeOptions<Deps>): Runtime {
     }
   }
 
-  const inlineStats = ({ fn, counters }: (typeof inlineFunctions)[number]): FunctionStats => ({
-    id: fn.id,
-    triggers: fn.triggers,
-    batch: fn.batch,
-    retries: fn.retries,
-    invocations: counters.invocations,
-    failures: counters.failures,
-    retriesAttempted: counters.retriesAttempted,
-    deadLetters: 0,
-    lag: 0,
-    durationMs: counters.durationMs(),
-    delivery: 'inline',
-  });
+  // Inline functions have no cursor and no deliveries: their work is part of the emitter's.
+  const inlineStats = ({ fn, counters }: (typeof inlineFunctions)[number]): FunctionStats =>
+    statsOf(fn, counters, { deadLetters: 0, lag: 0, delivery: 'inline' });
 
   const workers = options.functions.filter((fn) => !isInline(fn)).map((fn) => new Worker(fn));
   const wakeAll = () => {
