@@ -1,12 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import type { IncomingMessage } from 'node:http';
 import { FareEventInput, type FareEvent } from '../events/fare-event.js';
 import { AppError, type Issue } from '../errors.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
 import { errorResponses, zodIssues } from './envelope.js';
-import { requestHeader } from './headers.js';
+import { nodeRequest, requestHeader } from './headers.js';
 
 /** The most events one request may carry. */
 export const MAX_EVENTS_PER_REQUEST = 10_000;
@@ -127,7 +126,7 @@ const utf8 = new TextDecoder();
  */
 async function readBody(c: Context): Promise<string> {
   if (Number(requestHeader(c, 'content-length')) > MAX_BODY_BYTES) tooLarge();
-  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+  const incoming = nodeRequest(c);
   const chunks: Uint8Array[] = [];
   let size = 0;
   // Web streams are async iterable in Node; the DOM typings do not say so.

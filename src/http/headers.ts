@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, MiddlewareHandler } from 'hono';
+import type { IncomingMessage } from 'node:http';
 import type { AppEnv } from './context.js';
 
 /**
@@ -28,12 +29,17 @@ const REQUEST_ID_CHARS = /^[\w\-=]+$/;
 /** Responses built with every header already on them, which the middleware leaves as they are. */
 const complete = new WeakSet<Response>();
 
+/** The Node request behind a request served by @hono/node-server; undefined under app.request() in tests. */
+export function nodeRequest(c: Context): IncomingMessage | undefined {
+  return (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+}
+
 /**
  * A request header (`name` in lower case), read from the Node request when there is one,
  * so that no Headers object is built for it; from the Fetch request otherwise.
  */
 export function requestHeader(c: Context, name: string): string | undefined {
-  const incoming = (c.env as { incoming?: { headers?: Record<string, string | string[] | undefined> } } | undefined)?.incoming;
+  const incoming = nodeRequest(c);
   if (incoming?.headers) {
     const value = incoming.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;

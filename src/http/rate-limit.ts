@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { AppError } from '../errors.js';
 import { keyLabelOf, type AuthOptions } from './auth.js';
-import { requestHeader } from './headers.js';
+import { nodeRequest, requestHeader } from './headers.js';
 
 /** How many idle clients are remembered before full buckets are swept away. */
 const SWEEP_ABOVE = 10_000;
@@ -80,8 +80,7 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
 
 /** The client's address as the socket saw it; `unknown` when there is no socket (in-process requests). */
 function remoteAddress(c: Context): string {
-  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
-  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
+  return nodeRequest(c)?.socket?.remoteAddress ?? 'unknown';
 }
 
 /**
