@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SYNCHRONOUS_MODES } from './db/client.js';
+import { DEFAULT_RENDER_CACHE_BYTES } from './forecast/render-cache.js';
 import { LOG_LEVELS } from './logger.js';
 
 const boolean = z
@@ -51,6 +52,11 @@ export const ConfigSchema = z.object({
   FARESIGHT_RETRAIN_CRON: z.string().default(''),
   /** Retrain after this many new fare events; 0 disables the trigger. */
   FARESIGHT_RETRAIN_AFTER_EVENTS: z.coerce.number().int().min(0).default(50_000),
+  /** Memory for rendered forecast answers, in MB; 0 renders every read. */
+  FARESIGHT_FORECAST_CACHE_MB: z.coerce
+    .number({ error: 'must be a number' })
+    .min(0, { error: 'must be 0 (off) or more' })
+    .default(DEFAULT_RENDER_CACHE_BYTES / 1024 / 1024),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -31,7 +31,7 @@ export type ServiceConfig = Pick<
   | 'FARESIGHT_MODELS_DIR'
 > &
   Partial<Pick<Config, 'FARESIGHT_RATE_LIMIT_PER_MINUTE'>> &
-  Partial<Pick<Config, 'FARESIGHT_RETRAIN_AFTER_EVENTS'>>;
+  Partial<Pick<Config, 'FARESIGHT_RETRAIN_AFTER_EVENTS' | 'FARESIGHT_FORECAST_CACHE_MB'>>;
 
 /** A model provider, optionally one that can be closed and re-read on demand (the file provider can). */
 export type ServiceModelProvider = ModelProvider & { close?(): void; refresh?(): Promise<unknown> };

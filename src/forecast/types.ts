@@ -151,8 +151,9 @@ export interface ForecastStore {
   stamp(series: string): ForecastStamp | undefined;
   /**
    * A number that stays the same while no stamp can have changed, and changes once any write
-   * was committed that could have changed one: by another connection or process, or by this
-   * connection through any store. Read it before the stamps or forecasts it is to vouch for.
+   * was committed that could have changed one: by this connection through any store at once, by
+   * another connection or process from the next turn of the event loop on. Read it before the
+   * stamps or forecasts it is to vouch for.
    * Undefined while this connection is inside a transaction, whose writes may still roll back:
    * nothing read then may be cached.
    */

@@ -10,7 +10,7 @@ import type { AuthOptions } from './auth.js';
 
 /** Everything the HTTP layer needs, built once at start. */
 export interface AppDeps {
-  config: Pick<Config, 'FARESIGHT_REQUIRE_KEY_FOR_READS'>;
+  config: Pick<Config, 'FARESIGHT_REQUIRE_KEY_FOR_READS'> & Partial<Pick<Config, 'FARESIGHT_FORECAST_CACHE_MB'>>;
   database: DatabaseHandle;
   storage: RuntimeStorage;
   /** Appends the fare events of a request, sharing commits with concurrent requests. */

@@ -114,7 +114,8 @@ export function registerForecast(app: App, deps: AppDeps): void {
   const { forecasts, series, routes, model: models } = deps.functionDeps;
   app.use('/v1/forecast', requireScope('read', deps.auth));
   // Rendered responses, checked against the stored forecast's stamp whenever the store's generation moved.
-  const rendered = createRenderCache();
+  const cacheMb = deps.config.FARESIGHT_FORECAST_CACHE_MB;
+  const rendered = createRenderCache(cacheMb === undefined ? undefined : cacheMb * 1024 * 1024);
   const stampOf = (key: string) => forecasts.stamp(key);
   // The series key of each query text validated before: validation is a function of the text
   // alone, so a repeated query is answered without parsing it again.

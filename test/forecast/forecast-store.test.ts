@@ -4,7 +4,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteForecastStore } from '../../src/db/forecast-store.js';
 import { createSqliteSeriesStore } from '../../src/db/stores.js';
 import type { ForecastRecord } from '../../src/forecast/types.js';
-import { cleanupTemp, tempDbPath } from '../helpers/index.js';
+import { cleanupTemp, nextTurn, tempDbPath } from '../helpers/index.js';
 
 const open: { close(): void }[] = [];
 afterEach(() => {
@@ -85,7 +85,7 @@ describe('the forecast store’s generation', () => {
     expect(forecasts.generation()).toBe(afterForecast);
   });
 
-  it('moves when another connection commits, and not for its reads', () => {
+  it('moves in the next turn of the event loop after another connection commits, and not for its reads', async () => {
     const path = tempDbPath();
     const { sqlite } = database(path);
     const forecasts = createSqliteForecastStore(sqlite);
@@ -93,12 +93,17 @@ describe('the forecast store’s generation', () => {
     const other = otherProcess(path);
     const before = forecasts.generation();
     other.prepare('SELECT * FROM forecasts').all();
+    await nextTurn();
     expect(forecasts.generation()).toBe(before);
 
     other.prepare('UPDATE forecasts SET revision = revision + 1 WHERE series = ?').run(SERIES);
+    // The reads of one turn share one look at the other connections' commits.
+    expect(forecasts.generation()).toBe(before);
+    await nextTurn();
     const after = forecasts.generation();
     expect(after).not.toBe(before);
     expect(forecasts.stamp(SERIES)?.revision).toBe(1);
+    await nextTurn();
     expect(forecasts.generation()).toBe(after);
   });
 

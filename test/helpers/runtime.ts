@@ -164,3 +164,6 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Resolves in the next turn of the event loop, after its check phase (setImmediate). */
+export const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));

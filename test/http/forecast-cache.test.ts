@@ -6,7 +6,7 @@ import { createSqliteSeriesStore } from '../../src/db/stores.js';
 import { SECURITY_HEADERS } from '../../src/http/headers.js';
 import type { Service } from '../../src/service.js';
 import { closeForecastServices, createModelDouble, createSwappableProvider, makeForecastService } from '../helpers/forecast.js';
-import { fareEvent, post, tempDbPath } from '../helpers/index.js';
+import { fareEvent, nextTurn, post, tempDbPath } from '../helpers/index.js';
 
 const others: Database.Database[] = [];
 const servers: ServerType[] = [];
@@ -69,7 +69,19 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     expect(read1).toHaveBeenCalledTimes(1);
   });
 
-  it('serves the forecast another process wrote at once, never the cached one', async () => {
+  it('renders every read with FARESIGHT_FORECAST_CACHE_MB=0', async () => {
+    const path = tempDbPath();
+    const service = makeForecastService(createSwappableProvider(createModelDouble({ version: 'a' })), {
+      config: { FARESIGHT_DB_PATH: path, FARESIGHT_FORECAST_CACHE_MB: '0' },
+    });
+    await send(service, [fareEvent({ observedAt: '2016-04-01T09:00:00Z', price: 70 })]);
+    const read1 = vi.spyOn(service.functionDeps.forecasts, 'read');
+    const first = await read(service);
+    expect((await read(service)).text).toBe(first.text);
+    expect(read1).toHaveBeenCalledTimes(2);
+  });
+
+  it('serves the forecast another process wrote from the next event-loop turn on, never the cached one', async () => {
     const { service, path } = await fileService();
     const before = (await read(service)).body;
     expect((await read(service)).body).toEqual(before);
@@ -80,13 +92,14 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     other
       .prepare('UPDATE forecasts SET payload = ?, recommendation = ?, revision = revision + 1 WHERE series = ?')
       .run(JSON.stringify(payload), 'wait', SERIES);
+    await nextTurn();
 
     const after = (await read(service)).body;
     expect(after).toMatchObject({ recommendation: 'wait', confidence: 0.9, probabilityCheaperLater: 0.9 });
     expect(after.history).toEqual(before.history);
   });
 
-  it('serves the history another process appended at once, with the stored forecast unchanged', async () => {
+  it('serves the history another process appended from the next event-loop turn on, with the stored forecast unchanged', async () => {
     const { service, path } = await fileService();
     const before = (await read(service)).body;
     expect(before.history).toHaveLength(2);
@@ -95,6 +108,7 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     const series = createSqliteSeriesStore(otherProcess(path));
     const state = series.load([SERIES]).get(SERIES)!;
     series.save([{ ...state, points: [{ t: Date.parse('2016-03-31T09:00:00Z'), p: 90 }, ...state.points] }]);
+    await nextTurn();
 
     const after = (await read(service)).body;
     expect(after.history).toEqual([{ observedAt: '2016-03-31T09:00:00.000Z', price: 90 }, ...before.history]);
