@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { rowCachesOf } from './row-cache.js';
 import type {
   DepartureSummary,
   ForecastStore,
@@ -62,6 +63,9 @@ function lastPrice(points: Buffer): number {
   return points.byteLength >= 16 ? points.readDoubleLE(points.byteLength - 8) : Number.NaN;
 }
 
+/** Forecast summaries kept in memory per connection: about 150 bytes each. */
+export const SUMMARY_CACHE_ENTRIES = 50_000;
+
 /**
  * The latest forecast of each series in SQLite, with prepared statements: the read
  * path is one indexed lookup that returns the stored JSON and the series' prices.
@@ -74,8 +78,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
   const upsert = sqlite.prepare(
     `INSERT INTO forecasts (series, origin, destination, departure_date, as_of, recommendation,
        probability_cheaper_later, expected_lowest_price, payload, outlook, model_version)
-     VALUES (@series, @origin, @destination, @departureDate, @asOf, @recommendation,
-       @probabilityCheaperLater, @expectedLowestPrice, @payload, @outlook, @modelVersion)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT(series) DO UPDATE SET as_of = excluded.as_of, recommendation = excluded.recommendation,
        probability_cheaper_later = excluded.probability_cheaper_later,
        expected_lowest_price = excluded.expected_lowest_price, payload = excluded.payload,
@@ -94,26 +97,16 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
   // itself has inserted, updated or deleted, whichever store wrote them: forecasts here, series in
   // extract-features. Rows a rolled-back transaction wrote stay counted, so a rollback only makes
   // readers check again. Neither reads a table; total_changes() does not even start a read.
-  const dataVersion = sqlite.prepare('PRAGMA data_version').pluck();
   const totalChanges = sqlite.prepare('SELECT total_changes()').pluck();
+  // data_version opens a read of the WAL index, whose shared-memory locks cost several µs under
+  // load (about a tenth of a cached read), so reads take it once per turn of the event loop:
+  // another process's commit is seen from the next turn on, this connection's writes at once.
+  const caches = rowCachesOf(sqlite);
+  // The summaries predict reads for every series it forecasts, as committed (see RowCaches).
+  const summaryCache = caches.create<ForecastSummary>(SUMMARY_CACHE_ENTRIES);
   let seenVersion = Number.NaN;
   let seenChanges = Number.NaN;
   let generation = 0;
-  // data_version opens a read of the WAL index, whose shared-memory locks cost several µs under
-  // load (about a tenth of a cached read), so it is read once per turn of the event loop: the reads
-  // of one turn share it, and another process's commit is seen from the next turn on. This
-  // connection's own writes are seen at once, through total_changes().
-  let versionOfTurn: number | undefined;
-  const endTurn = () => {
-    versionOfTurn = undefined;
-  };
-  const currentDataVersion = (): number => {
-    if (versionOfTurn === undefined) {
-      versionOfTurn = dataVersion.get() as number;
-      setImmediate(endTurn);
-    }
-    return versionOfTurn;
-  };
   const routes = sqlite.prepare(
     `SELECT s.origin, s.destination, s.currency, count(*) AS series, sum(s.observations) AS observations,
        count(f.series) AS forecasts, max(s.last_observed_at) AS latest,
@@ -135,33 +128,47 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
     summaries(keys) {
       const out = new Map<string, ForecastSummary>();
       for (const key of keys) {
-        const row = summary.get(key) as SummaryRow | undefined;
-        if (row) {
-          out.set(key, {
+        let brief = summaryCache.get(key);
+        if (!brief) {
+          const row = summary.get(key) as SummaryRow | undefined;
+          if (!row) continue;
+          brief = {
             asOfMs: row.as_of,
             recommendation: row.recommendation,
             expectedLowestPrice: row.expected_lowest_price,
             modelVersion: row.model_version,
-          });
+          };
+          summaryCache.put(key, brief);
         }
+        out.set(key, brief);
       }
       return out;
     },
     save(records) {
       for (const { series, asOfMs, core: forecast, outlookPrices } of records) {
-        upsert.run({
+        // Positional, in the order of the statement's columns.
+        const info = upsert.run(
           series,
-          origin: forecast.origin,
-          destination: forecast.destination,
-          departureDate: forecast.departureDate,
-          asOf: asOfMs,
-          recommendation: forecast.recommendation,
-          probabilityCheaperLater: forecast.probabilityCheaperLater,
-          expectedLowestPrice: forecast.expectedLowestPrice,
-          payload: JSON.stringify(forecast),
-          outlook: packPrices(outlookPrices),
-          modelVersion: forecast.model.version,
-        });
+          forecast.origin,
+          forecast.destination,
+          forecast.departureDate,
+          asOfMs,
+          forecast.recommendation,
+          forecast.probabilityCheaperLater,
+          forecast.expectedLowestPrice,
+          JSON.stringify(forecast),
+          packPrices(outlookPrices),
+          forecast.model.version,
+        );
+        // No change: a newer forecast is stored, and whatever is cached of it still holds.
+        if (info.changes > 0) {
+          summaryCache.put(series, {
+            asOfMs,
+            recommendation: forecast.recommendation,
+            expectedLowestPrice: forecast.expectedLowestPrice,
+            modelVersion: forecast.model.version,
+          });
+        }
       }
     },
     read(series) {
@@ -182,7 +189,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
     },
     generation() {
       if (sqlite.inTransaction) return undefined;
-      const version = currentDataVersion();
+      const version = caches.dataVersionOfTurn();
       const changes = totalChanges.get() as number;
       if (version !== seenVersion || changes !== seenChanges) {
         seenVersion = version;

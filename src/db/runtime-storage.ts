@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { rowCachesOf } from './row-cache.js';
 import type {
   AppendOutcome,
   Delivery,
@@ -210,6 +211,8 @@ export function createSqliteRuntimeStorage(
   const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');
   const headStmt = sqlite.prepare('SELECT coalesce(max(seq), 0) AS head FROM event_log');
   const dataVersionStmt = sqlite.prepare('PRAGMA data_version').pluck();
+  // Its transactions keep the stores' row caches in step with what commits.
+  const rowCaches = rowCachesOf(sqlite);
   const head = () => (headStmt.get() as { head: number }).head;
   const capacity = options.recentEvents ?? DEFAULT_RECENT_EVENTS;
   const recent =
@@ -431,7 +434,7 @@ export function createSqliteRuntimeStorage(
       const mark = recent?.mark() ?? 0;
       let result: T;
       try {
-        result = sqlite.transaction(fn).immediate();
+        result = rowCaches.transaction(fn);
       } catch (error) {
         recent?.rollbackTo(outermost ? 0 : mark);
         throw error;

@@ -83,7 +83,10 @@ export const series = sqliteTable(
 /** Running log-price statistics per route, currency and days-before bucket. */
 export const routeStats = sqliteTable('route_stats', {
   key: text('key').primaryKey(),
-  buckets: text('buckets').notNull(),
+  /** The buckets as JSON, as written before `packed`; read when `packed` is null. */
+  buckets: text('buckets'),
+  /** The buckets as packed Float64s (see encodeBuckets): what every write stores. */
+  packed: blob('packed', { mode: 'buffer' }),
 });
 
 /** The latest forecast of each series, written by the predict function. */

@@ -138,7 +138,7 @@ export interface DepartureSummary {
 
 /** The latest forecast of each series. */
 export interface ForecastStore {
-  /** The stored forecasts of these series, in brief; absent keys have none. */
+  /** The stored forecasts of these series, in brief; absent keys have none. The briefs are shared: read them, never change them. */
   summaries(series: readonly string[]): Map<string, ForecastSummary>;
   /**
    * Upserts forecasts. A stored forecast with a later asOf is kept: a late event
