@@ -35,7 +35,7 @@ function appendFareEvents(storage: RuntimeStorage, events: readonly FareEvent[])
     const outcome = storage.log.appendKeyed({
       type: FARE_OBSERVED,
       key,
-      contentHash: canonicalContent(event),
+      contentOf: canonicalContent,
       series: seriesKeyOf(event),
       time,
       payload: event,

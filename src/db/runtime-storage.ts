@@ -194,20 +194,21 @@ export function createSqliteRuntimeStorage(
   const prepared = statementCache(sqlite);
   // Positional parameters: binding by name costs an object and a lookup per value, per event.
   const insertEvent = sqlite.prepare(
-    `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO event_log (type, key, series, time, root, payload, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   // A client event is its own root. One statement: the root is the seq AUTOINCREMENT will assign
   // (the larger of sqlite_sequence and max(seq), plus one), and a known key inserts nothing.
+  // No content is stored with it: on a known key, the stored payload is compared instead.
   const insertKeyed = sqlite.prepare(
-    `INSERT INTO event_log (type, key, content_hash, series, time, root, payload, created_at)
-     VALUES (?, ?, ?, ?, ?,
+    `INSERT INTO event_log (type, key, series, time, root, payload, created_at)
+     VALUES (?, ?, ?, ?,
              max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event_log'), 0),
                  coalesce((SELECT max(seq) FROM event_log), 0)) + 1,
              ?, ?)
      ON CONFLICT (type, key) WHERE key IS NOT NULL DO NOTHING`,
   );
-  const findByKey = sqlite.prepare('SELECT seq, content_hash FROM event_log WHERE type = ? AND key = ?');
+  const findByKey = sqlite.prepare('SELECT seq, content_hash, payload FROM event_log WHERE type = ? AND key = ?');
   const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');
   const headStmt = sqlite.prepare('SELECT coalesce(max(seq), 0) AS head FROM event_log');
   const dataVersionStmt = sqlite.prepare('PRAGMA data_version').pluck();
@@ -223,7 +224,6 @@ export function createSqliteRuntimeStorage(
       const info = insertKeyed.run(
         event.type,
         event.key,
-        event.contentHash,
         event.series,
         event.time,
         JSON.stringify(event.payload),
@@ -237,8 +237,10 @@ export function createSqliteRuntimeStorage(
         );
         return { kind: 'accepted', seq };
       }
-      const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string };
-      return existing.content_hash === event.contentHash
+      const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string | null; payload: string };
+      // Rows stored before payload comparison carry their content; later ones derive it.
+      const storedContent = existing.content_hash ?? event.contentOf(JSON.parse(existing.payload));
+      return storedContent === event.contentOf(event.payload)
         ? { kind: 'duplicate', seq: existing.seq }
         : { kind: 'conflict', key: event.key };
     },
@@ -249,7 +251,6 @@ export function createSqliteRuntimeStorage(
         const info = insertEvent.run(
           event.type,
           event.key ?? null,
-          event.contentHash ?? null,
           event.series,
           event.time,
           event.root,

@@ -15,7 +15,10 @@ export const eventLog = sqliteTable(
     type: text('type').notNull(),
     /** Idempotency key; null for events emitted by functions. */
     key: text('key'),
-    /** Canonical content of keyed events, to tell duplicates from conflicts. */
+    /**
+     * Canonical content of keyed events stored before payloads were compared instead; null
+     * since (a known key's stored payload is canonicalised to tell a duplicate from a conflict).
+     */
     contentHash: text('content_hash'),
     series: text('series').notNull(),
     /** Event time (epoch ms), never the wall clock. */

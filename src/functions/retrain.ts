@@ -150,7 +150,8 @@ export function requestRetrain(storage: RuntimeStorage, reason: string, now = Da
     storage.log.appendKeyed({
       type: RETRAIN_REQUESTED,
       key,
-      contentHash: createHash('sha256').update(JSON.stringify(payload)).digest('hex'),
+      // The digest, as retrain requests always stored it: a request logged before is compared alike.
+      contentOf: (stored) => createHash('sha256').update(JSON.stringify(stored)).digest('hex'),
       series: 'retrain',
       time: now,
       payload,

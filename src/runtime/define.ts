@@ -19,7 +19,7 @@ export interface HandlerContext<P, Deps> {
   /** 1 on the first try of these events, higher on retries. */
   attempt: number;
   /** Emits an event, written in the same transaction as the invocation's effects. */
-  emit(event: Omit<NewEvent, 'key' | 'contentHash' | 'root'>, cause: LoggedEvent): void;
+  emit(event: Omit<NewEvent, 'key' | 'root'>, cause: LoggedEvent): void;
   /**
    * Registers a synchronous state change. Effects run in one transaction with the
    * emitted events and the cursor advance, and only if the handler returns normally.

@@ -16,8 +16,17 @@ export interface NewEvent<P = unknown> {
   time: number;
   payload: P;
   key?: string;
-  contentHash?: string;
   root?: number;
+}
+
+/**
+ * A keyed event. `contentOf` gives the canonical content of a payload of its type: it is
+ * computed only when the key is already stored, for both payloads, to tell a duplicate (same
+ * content) from a conflict, so that no content is written with every event.
+ */
+export interface KeyedEvent<P = unknown> extends NewEvent<P> {
+  key: string;
+  contentOf(payload: P): string;
 }
 
 /** The outcome of appending one keyed event. */
@@ -29,7 +38,7 @@ export type AppendOutcome =
 /** The durable, append-only event log. */
 export interface EventLog {
   /** Appends keyed events unless their key exists; never writes a conflicting one. Call inside a transaction. */
-  appendKeyed(event: NewEvent & { key: string; contentHash: string }): AppendOutcome;
+  appendKeyed<P>(event: KeyedEvent<P>): AppendOutcome;
   /** Appends events without idempotency keys (emitted by functions). Call inside a transaction. */
   append(events: NewEvent[]): void;
   /** Events of the given types after `position`, in log order. */

@@ -75,7 +75,7 @@ export function appendEvents(storage: RuntimeStorage, events: readonly TestEvent
       const outcome = storage.log.appendKeyed({
         type: event.type ?? TEST_EVENT,
         key,
-        contentHash: key,
+        contentOf: JSON.stringify,
         series: event.series,
         time: event.time,
         payload: event.payload ?? {},

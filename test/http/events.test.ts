@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
+import { canonicalContent } from '../../src/events/fare-event.js';
 import { extractFeatures } from '../../src/functions/extract-features.js';
 import { MAX_EVENTS_PER_REQUEST } from '../../src/http/events.js';
 import type { Service } from '../../src/service.js';
@@ -122,6 +123,20 @@ describe('POST /v1/events', () => {
       // Same content under another id is another event.
       expect(await body(await post(service.app, fareEvent({ id: 'obs-2' })))).toEqual({ accepted: 1, duplicates: 0 });
       expect(await body(await post(service.app, fareEvent({ id: 'obs-1' })))).toEqual({ accepted: 0, duplicates: 1 });
+    });
+
+    it('stores no content with an event, and still tells duplicates from conflicts for events stored with one', async () => {
+      const service = makeService();
+      const [a, b] = fareSeries(2);
+      await post(service.app, [a, b]);
+      const sqlite = service.database.sqlite;
+      expect(sqlite.prepare('SELECT count(*) FROM event_log WHERE content_hash IS NOT NULL').pluck().get()).toBe(0);
+      // As an event stored before payloads were compared: its canonical content in content_hash.
+      const row = sqlite.prepare('SELECT seq, payload FROM event_log ORDER BY seq LIMIT 1').get() as { seq: number; payload: string };
+      sqlite.prepare('UPDATE event_log SET content_hash = ? WHERE seq = ?').run(canonicalContent(JSON.parse(row.payload)), row.seq);
+      expect(await body(await post(service.app, [a, b]))).toEqual({ accepted: 0, duplicates: 2 });
+      expect((await post(service.app, { ...a, price: (a.price as number) + 1 })).status).toBe(409);
+      expect((await post(service.app, { ...b, price: (b.price as number) + 1 })).status).toBe(409);
     });
 
     it('answers 409 to a known key with different content, storing nothing of that request', async () => {

@@ -21,7 +21,7 @@ function append(storage: RuntimeStorage, type: string, count: number): number[] 
   return storage.transaction(() =>
     Array.from({ length: count }, () => {
       const key = `k${++n}`;
-      const outcome = storage.log.appendKeyed({ type, key, contentHash: key, series: `S${n % 3}`, time: n, payload: { n, nested: { list: [n] } } });
+      const outcome = storage.log.appendKeyed({ type, key, contentOf: JSON.stringify, series: `S${n % 3}`, time: n, payload: { n, nested: { list: [n] } } });
       if (outcome.kind !== 'accepted') throw new Error(outcome.kind);
       return outcome.seq;
     }),

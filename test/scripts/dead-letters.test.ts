@@ -26,7 +26,7 @@ function seedDeadLetter(storage: RuntimeStorage, functionId: string, series: str
     const outcome = storage.log.appendKeyed({
       type: 'fare.observed',
       key: `${series}@test`,
-      contentHash: series,
+      contentOf: JSON.stringify,
       series,
       time: Date.parse('2016-03-01T00:00:00Z'),
       payload: { series },
