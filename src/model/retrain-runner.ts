@@ -1,4 +1,5 @@
 import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getPriority, setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -9,7 +10,7 @@ import type { RetrainJob, RetrainOutcome, RetrainProgress } from './retrain.js';
 /**
  * Runs a retrain in a child process, so training never holds the service's event
  * loop: ingestion and forecasts go on while it runs, and the child runs at a lower
- * priority than the service. The child is scripts/train-worker.ts, run by tsx, or from
+ * priority than the service (SCHED_IDLE where chrt is there, and nice 19). The child is scripts/train-worker.ts, run by tsx, or from
  * the built service (dist/index.js) the built worker, dist/train-worker.js, run by plain
  * node. It reads the fare events from the database file itself, or gets them in the
  * request (an in-memory database, in tests).
@@ -43,6 +44,20 @@ export const TRAIN_WORKER_PATH =
 
 /** How much lower than the service's the training process's scheduling priority is, in nice steps. */
 export const TRAINING_NICENESS = 19;
+
+/**
+ * util-linux's chrt, where there is one: the training process starts under SCHED_IDLE, so the
+ * kernel hands its core to the service whenever the service wakes. A nice value alone lowers the
+ * process's share, but the kernel's EEVDF scheduler may let it finish its time slice (a few ms)
+ * before a waking reader runs: that showed as reads at the p99 getting slower during a retrain.
+ */
+const CHRT = ['/usr/bin/chrt', '/bin/chrt'].find((path) => process.platform === 'linux' && existsSync(path));
+
+/** How fork starts the worker: node itself, or node under `chrt --idle 0` where there is chrt. */
+export function workerLaunch(workerPath: string): { execPath?: string; execArgv: string[] } {
+  const nodeArgs = workerExecArgv(workerPath);
+  return CHRT ? { execPath: CHRT, execArgv: ['--idle', '0', process.execPath, ...nodeArgs] } : { execArgv: nodeArgs };
+}
 /** The lowest priority there is (the highest nice value). */
 const LOWEST_PRIORITY = 19;
 
@@ -95,7 +110,7 @@ export function runRetrainInChild(request: RetrainRequest, options: RunOptions =
     try {
       const workerPath = options.workerPath ?? TRAIN_WORKER_PATH;
       child = fork(workerPath, [], {
-        execArgv: workerExecArgv(workerPath),
+        ...workerLaunch(workerPath),
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         serialization: 'advanced',
       });
@@ -105,7 +120,8 @@ export function runRetrainInChild(request: RetrainRequest, options: RunOptions =
     }
     if (child.pid !== undefined) {
       try {
-        // Serving keeps the CPU during a retrain; training gets what serving leaves.
+        // Serving keeps the CPU during a retrain; training gets what serving leaves (also where
+        // there is no chrt, and within the idle class).
         setPriority(child.pid, Math.min(LOWEST_PRIORITY, getPriority() + TRAINING_NICENESS));
       } catch {
         // Not permitted here, or the child is gone already: train at the same priority.

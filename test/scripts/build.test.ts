@@ -158,4 +158,37 @@ describe('the retrain worker', () => {
     expect(outcome.error).toMatch(/only 0 fare events/);
     expect(priority).toBe(Math.min(19, getPriority() + TRAINING_NICENESS));
   });
+
+  it.runIf(process.platform === 'linux' && ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p)))(
+    'trains in the idle scheduling class where chrt is there',
+    async () => {
+      // /proc/PID/stat: field 2 is the command, field 41 the policy (5 is SCHED_IDLE).
+      const seen: { comm: string; policy: number }[] = [];
+      let watcher: ReturnType<typeof setInterval> | undefined;
+      const outcome = await runRetrainInChild(
+        { job: job(), events: [] },
+        {
+          workerPath: join(outDir, 'train-worker.js'),
+          onStart: (pid) => {
+            watcher = setInterval(() => {
+              try {
+                const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+                const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+                const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+                seen.push({ comm, policy: Number(fields[41 - 3]) });
+              } catch {
+                // Gone already.
+              }
+            }, 10);
+          },
+        },
+      );
+      clearInterval(watcher);
+      expect(outcome.error).toMatch(/only 0 fare events/);
+      // Once chrt has replaced itself with node, node runs as SCHED_IDLE.
+      const asNode = seen.filter((s) => s.comm === 'node');
+      expect(asNode.length).toBeGreaterThan(0);
+      expect(asNode.every((s) => s.policy === 5)).toBe(true);
+    },
+  );
 });
