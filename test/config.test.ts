@@ -26,6 +26,7 @@ describe('loadConfig', () => {
       FARESIGHT_LOG_LEVEL: 'info',
       FARESIGHT_RETRAIN_CRON: '',
       FARESIGHT_RETRAIN_AFTER_EVENTS: 50_000,
+      FARESIGHT_FORECAST_CACHE_MB: 96,
     });
   });
 
@@ -63,6 +64,15 @@ describe('loadConfig', () => {
     const error = configError({ FARESIGHT_PORT: port });
     expect(error.name).toBe('ConfigError');
     expect(error.message).toMatch(/FARESIGHT_PORT: must be/);
+  });
+
+  it.each(['lots', '-1', '64MB'])('rejects FARESIGHT_FORECAST_CACHE_MB=%j, naming the variable', (mb) => {
+    expect(configError({ FARESIGHT_FORECAST_CACHE_MB: mb }).message).toMatch(/FARESIGHT_FORECAST_CACHE_MB: must be/);
+  });
+
+  it('reads FARESIGHT_FORECAST_CACHE_MB, 0 included', () => {
+    expect(loadConfig({ FARESIGHT_FORECAST_CACHE_MB: '0' }).FARESIGHT_FORECAST_CACHE_MB).toBe(0);
+    expect(loadConfig({ FARESIGHT_FORECAST_CACHE_MB: '128' }).FARESIGHT_FORECAST_CACHE_MB).toBe(128);
   });
 
   it.each(['verbose', 'INFO', ''])('rejects FARESIGHT_LOG_LEVEL=%j, naming the variable and the levels', (level) => {
