@@ -200,9 +200,19 @@ async function waitUp(): Promise<void> {
   while (!serviceState.up) await sleep(20);
 }
 
+/**
+ * The last slice of the load waits for the kills: however fast the service ingests, every kill
+ * falls while requests are still to be sent.
+ */
+const holdBack = { from: Number.POSITIVE_INFINITY, killsDone: false };
+async function waitForKillsBeforeLastSlice(): Promise<void> {
+  while (stats.sentEvents >= holdBack.from && !holdBack.killsDone) await sleep(10);
+}
+
 async function runConnection(service: ChildService, requests: Request[], rng: () => number, isDone: () => boolean): Promise<void> {
   const recent: Request[] = [];
   for (const request of requests) {
+    await waitForKillsBeforeLastSlice();
     for (;;) {
       await waitUp();
       stats.requestsSent++;
@@ -430,6 +440,7 @@ async function main(): Promise<void> {
   serviceState.up = true;
 
   let loadDone = false;
+  holdBack.from = (total * KILLS) / (KILLS + 1);
   const load = Promise.all(plans.map((plan, c) => runConnection(service, plan, connectionRngs[c], () => loadDone))).then(() => {
     loadDone = true;
   });
@@ -455,6 +466,7 @@ async function main(): Promise<void> {
     serviceState.up = true;
     console.log(`ready in ${Date.now() - t0} ms`);
   }
+  holdBack.killsDone = true;
   await load;
 
   // One more kill with the backlog still being processed, then the final restart.
