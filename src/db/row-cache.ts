@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { touch } from '../lib/recency.js';
 
 /**
  * Committed rows kept in memory, per connection, so stores that read and write the same rows
@@ -86,11 +87,7 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
         return undefined;
       }
       const value = this.committed.get(key);
-      if (value !== undefined) {
-        // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
-        this.committed.delete(key);
-        this.committed.set(key, value);
-      }
+      if (value !== undefined) touch(this.committed, key, value);
       return value;
     }
 
@@ -103,10 +100,7 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
     }
 
     publish(): void {
-      for (const [key, value] of this.pending) {
-        this.committed.delete(key);
-        this.committed.set(key, value);
-      }
+      for (const [key, value] of this.pending) touch(this.committed, key, value);
       this.pending.clear();
       for (const key of this.committed.keys()) {
         if (this.committed.size <= this.maxEntries) break;

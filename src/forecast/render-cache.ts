@@ -1,3 +1,4 @@
+import { touch } from '../lib/recency.js';
 import type { ForecastStamp } from './types.js';
 
 /**
@@ -57,9 +58,7 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
         }
         entry.checked = generation;
       }
-      // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
-      entries.delete(series);
-      entries.set(series, entry);
+      touch(entries, series, entry);
       return entry.rendered;
     },
     set(series, stamp, generation, rendered) {
