@@ -10,9 +10,9 @@ import type { RetrainJob, RetrainOutcome, RetrainProgress } from './retrain.js';
 /**
  * Runs a retrain in a child process, so training never holds the service's event
  * loop: ingestion and forecasts go on while it runs, and the child runs at a lower
- * priority than the service (SCHED_IDLE where chrt is there, and nice 19). The child is scripts/train-worker.ts, run by tsx, or from
- * the built service (dist/index.js) the built worker, dist/train-worker.js, run by plain
- * node. It reads the fare events from the database file itself, or gets them in the
+ * priority than the service (nice 19, and SCHED_IDLE where chrt is there). The child is
+ * scripts/train-worker.ts, run by tsx, or from the built service (dist/index.js) the built
+ * worker, dist/train-worker.js, run by plain node. It reads the fare events from the database file itself, or gets them in the
  * request (an in-memory database, in tests).
  */
 
@@ -44,22 +44,23 @@ export const TRAIN_WORKER_PATH =
 
 /** How much lower than the service's the training process's scheduling priority is, in nice steps. */
 export const TRAINING_NICENESS = 19;
-
-/**
- * util-linux's chrt, where there is one: the training process starts under SCHED_IDLE, so the
- * kernel hands its core to the service whenever the service wakes. A nice value alone lowers the
- * process's share, but the kernel's EEVDF scheduler may let it finish its time slice (a few ms)
- * before a waking reader runs: that showed as reads at the p99 getting slower during a retrain.
- */
-const CHRT = ['/usr/bin/chrt', '/bin/chrt'].find((path) => process.platform === 'linux' && existsSync(path));
-
-/** How fork starts the worker: node itself, or node under `chrt --idle 0` where there is chrt. */
-export function workerLaunch(workerPath: string): { execPath?: string; execArgv: string[] } {
-  const nodeArgs = workerExecArgv(workerPath);
-  return CHRT ? { execPath: CHRT, execArgv: ['--idle', '0', process.execPath, ...nodeArgs] } : { execArgv: nodeArgs };
-}
 /** The lowest priority there is (the highest nice value). */
 const LOWEST_PRIORITY = 19;
+
+/**
+ * util-linux's chrt, where there is one (undefined elsewhere): the training process starts under
+ * SCHED_IDLE, so the kernel hands its core to the service whenever the service wakes. A nice value
+ * alone lowers the process's share, but the kernel's EEVDF scheduler may let it finish its time
+ * slice (a few ms) before a waking reader runs: that showed as reads at the p99 getting slower
+ * during a retrain.
+ */
+export const CHRT_PATH = ['/usr/bin/chrt', '/bin/chrt'].find((path) => process.platform === 'linux' && existsSync(path));
+
+/** How fork starts the worker: node itself, or node under `chrt --idle 0` where there is chrt. */
+function workerLaunch(workerPath: string): { execPath?: string; execArgv: string[] } {
+  const nodeArgs = workerExecArgv(workerPath);
+  return CHRT_PATH ? { execPath: CHRT_PATH, execArgv: ['--idle', '0', process.execPath, ...nodeArgs] } : { execArgv: nodeArgs };
+}
 
 /** Node's arguments for a worker file: TypeScript runs through the tsx loader, JavaScript as it is. */
 export function workerExecArgv(workerPath: string): string[] {

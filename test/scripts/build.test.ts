@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildService, ROOT } from '../../scripts/build.mjs';
 import { serviceNodeArgs } from '../../scripts/bench/service.js';
-import { runRetrainInChild, TRAIN_WORKER_PATH, TRAINING_NICENESS, workerExecArgv } from '../../src/model/retrain-runner.js';
+import { CHRT_PATH, runRetrainInChild, TRAIN_WORKER_PATH, TRAINING_NICENESS, workerExecArgv } from '../../src/model/retrain-runner.js';
 import { sampleEvents } from '../helpers/sample.js';
 
 /** `npm start` runs the bundles of scripts/build.mjs with plain node: they must work from outside src/. */
@@ -159,7 +159,7 @@ describe('the retrain worker', () => {
     expect(priority).toBe(Math.min(19, getPriority() + TRAINING_NICENESS));
   });
 
-  it.runIf(process.platform === 'linux' && ['/usr/bin/chrt', '/bin/chrt'].some((p) => existsSync(p)))(
+  it.runIf(CHRT_PATH !== undefined)(
     'trains in the idle scheduling class where chrt is there',
     async () => {
       // /proc/PID/stat: field 2 is the command, field 41 the policy (5 is SCHED_IDLE).
