@@ -3,8 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { rowCachesOf } from '../../src/db/row-cache.js';
 import { createSqliteRouteStatsStore, createSqliteSeriesStore, encodeBuckets } from '../../src/db/stores.js';
-import { emptyRouteStats, type SeriesState } from '../../src/model/features.js';
-import { cleanupTemp, nextTurn, tempDbPath } from '../helpers/index.js';
+import { emptyRouteStats } from '../../src/model/features.js';
+import { cleanupTemp, nextTurn, seriesState, tempDbPath } from '../helpers/index.js';
 
 const handles: DatabaseHandle[] = [];
 const others: Database.Database[] = [];
@@ -118,15 +118,6 @@ describe('row caches', () => {
 });
 
 describe('the stores on row caches', () => {
-  const series = (prices: number[]): SeriesState => ({
-    key: 'BCN-BUD-2016-04-20',
-    origin: 'BCN',
-    destination: 'BUD',
-    departureDate: '2016-04-20',
-    currency: 'EUR',
-    points: prices.map((p, i) => ({ t: Date.UTC(2016, 3, 1) + i * 86_400_000, p })),
-  });
-
   it('hand out fresh objects: mutating a loaded series or route changes no later load', () => {
     const { sqlite, caches } = open();
     const seriesStore = createSqliteSeriesStore(sqlite);
@@ -134,7 +125,7 @@ describe('the stores on row caches', () => {
     const stats = emptyRouteStats('BCN-BUD:EUR');
     stats.buckets[1].n = 3;
     caches.transaction(() => {
-      seriesStore.save([series([70, 65])]);
+      seriesStore.save([seriesState([70, 65])]);
       routeStore.save([stats]);
     });
     const loaded = seriesStore.load(['BCN-BUD-2016-04-20']).get('BCN-BUD-2016-04-20')!;
@@ -142,7 +133,7 @@ describe('the stores on row caches', () => {
     loaded.points[0].p = 1;
     const route = routeStore.load(['BCN-BUD:EUR']).get('BCN-BUD:EUR')!;
     route.buckets[1].n = 99;
-    expect(seriesStore.load(['BCN-BUD-2016-04-20']).get('BCN-BUD-2016-04-20')).toEqual(series([70, 65]));
+    expect(seriesStore.load(['BCN-BUD-2016-04-20']).get('BCN-BUD-2016-04-20')).toEqual(seriesState([70, 65]));
     expect(routeStore.load(['BCN-BUD:EUR']).get('BCN-BUD:EUR')!.buckets[1].n).toBe(3);
   });
 
@@ -151,11 +142,11 @@ describe('the stores on row caches', () => {
     const seriesStore = createSqliteSeriesStore(sqlite);
     const routeStore = createSqliteRouteStatsStore(sqlite);
     caches.transaction(() => {
-      seriesStore.save([series([70])]);
+      seriesStore.save([seriesState([70])]);
       routeStore.save([emptyRouteStats('BCN-BUD:EUR')]);
     });
     const db = other(path);
-    createSqliteSeriesStore(db).save([series([70, 40])]);
+    createSqliteSeriesStore(db).save([seriesState([70, 40])]);
     const changed = emptyRouteStats('BCN-BUD:EUR');
     changed.buckets[2].n = 42;
     db.prepare('UPDATE route_stats SET packed = ? WHERE key = ?').run(encodeBuckets(changed.buckets), 'BCN-BUD:EUR');

@@ -4,7 +4,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteForecastStore } from '../../src/db/forecast-store.js';
 import { createSqliteSeriesStore } from '../../src/db/stores.js';
 import type { ForecastRecord } from '../../src/forecast/types.js';
-import { cleanupTemp, nextTurn, tempDbPath } from '../helpers/index.js';
+import { cleanupTemp, nextTurn, seriesState, tempDbPath } from '../helpers/index.js';
 
 const open: { close(): void }[] = [];
 afterEach(() => {
@@ -49,17 +49,6 @@ function record(asOf: string, price: number): ForecastRecord {
       typicalPriceRange: null,
       model: { version: 'm', trainedAt: '2016-03-01T00:00:00.000Z' },
     },
-  };
-}
-
-function seriesState(prices: number[]) {
-  return {
-    key: SERIES,
-    origin: 'BCN',
-    destination: 'BUD',
-    departureDate: '2016-04-20',
-    currency: 'EUR',
-    points: prices.map((p, i) => ({ t: Date.UTC(2016, 3, 1) + i * 3_600_000, p })),
   };
 }
 

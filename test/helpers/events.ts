@@ -1,4 +1,5 @@
 /** Builders of fare events as a client would send them. */
+import type { SeriesState } from '../../src/model/features.js';
 
 export type FareEventBody = Record<string, unknown>;
 
@@ -58,4 +59,16 @@ export function manySeriesEvents(n: number, seriesCount: number): FareEventBody[
 /** Events as NDJSON, one per line. */
 export function ndjson(events: readonly unknown[]): string {
   return events.map((e) => JSON.stringify(e)).join('\n') + '\n';
+}
+
+/** The state of series BCN-BUD-2016-04-20 with these prices, observed an hour apart from 2016-04-01. */
+export function seriesState(prices: readonly number[]): SeriesState {
+  return {
+    key: 'BCN-BUD-2016-04-20',
+    origin: 'BCN',
+    destination: 'BUD',
+    departureDate: '2016-04-20',
+    currency: 'EUR',
+    points: prices.map((p, i) => ({ t: Date.UTC(2016, 3, 1) + i * 3_600_000, p })),
+  };
 }
