@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 /** The largest price accepted, exclusive, in the event's own currency. */
 export const MAX_PRICE = 10_000_000;
+const PRICE_RANGE = `price must be above 0 and below ${MAX_PRICE.toLocaleString('en')}`;
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
 // ISO 8601 date-time with an explicit zone: Z or ±hh:mm.
@@ -57,11 +58,13 @@ export function dayEndMs(date: string): number {
   return dayStartMs(date) + DAY_MS;
 }
 
+// Built from checks and overwrites only, never transforms: a transform makes a pipe, which cost
+// about 1.3 µs per event for the two airport fields alone (measured on the shared data).
 const airport = (field: string) =>
   z
     .string({ error: `${field} must be a string` })
     .regex(/^[A-Za-z]{3}$/, { error: `${field} must be a 3-letter IATA airport code` })
-    .transform((code) => code.toUpperCase());
+    .toUpperCase();
 
 /**
  * A fare observation as a client sends it: on a route, for a departure date,
@@ -85,12 +88,11 @@ export const FareEventInput = z
         .refine(isZonedDateTime, {
           error: 'observedAt must be an ISO 8601 date-time with a zone, e.g. 2016-04-01T09:00:00Z',
         }),
+      // zod's number refuses NaN and ±Infinity itself.
       price: z
         .number({ error: 'price must be a number' })
-        .refine(Number.isFinite, { error: 'price must be a finite number' })
-        .refine((p) => p > 0 && p < MAX_PRICE, {
-          error: `price must be above 0 and below ${MAX_PRICE.toLocaleString('en')}`,
-        }),
+        .gt(0, { error: PRICE_RANGE })
+        .lt(MAX_PRICE, { error: PRICE_RANGE }),
       currency: z
         .string({ error: 'currency must be a string' })
         .refine((c) => ISO_CURRENCIES.has(c), {
@@ -115,8 +117,8 @@ export const FareEventInput = z
     if (event.origin === event.destination) {
       ctx.addIssue({ code: 'custom', path: ['destination'], message: 'destination must differ from origin' });
     }
-    const observed = Date.parse(event.observedAt);
-    if (isZonedDateTime(event.observedAt) && isCalendarDate(event.departureDate) && observed >= dayEndMs(event.departureDate)) {
+    // The dates are compared only once every field passed: both are then known to be valid.
+    if (ctx.issues.length === 0 && Date.parse(event.observedAt) >= dayEndMs(event.departureDate)) {
       ctx.addIssue({
         code: 'custom',
         path: ['observedAt'],
@@ -124,10 +126,11 @@ export const FareEventInput = z
       });
     }
   })
-  .transform((event): FareEvent => {
-    const observedAt = utcIso(event.observedAt);
-    // zod's output is a fresh object already: reuse it when observedAt is canonical.
-    return observedAt === event.observedAt ? event : { ...event, observedAt };
+  .overwrite((event): FareEvent => {
+    // zod's output is a fresh object already: normalise it in place. An overwrite also runs
+    // on an event with issues, which is refused anyway: an unreadable time stays as it was.
+    event.observedAt = utcIso(event.observedAt);
+    return event;
   });
 
 /** A valid zoned date-time as UTC ISO 8601 with milliseconds, e.g. 2016-04-01T09:00:00.000Z. */
@@ -137,7 +140,8 @@ function utcIso(value: string): string {
   const canonical =
     value.length === 24 && value.charCodeAt(10) === 84 && value.charCodeAt(19) === 46 && value.charCodeAt(23) === 90 && !value.startsWith('24', 11);
   if (canonical) return value;
-  return new Date(Date.parse(value)).toISOString();
+  const epochMs = Date.parse(value);
+  return Number.isFinite(epochMs) ? new Date(epochMs).toISOString() : value;
 }
 
 /** A validated fare event: codes upper-cased, observedAt normalised to UTC ISO. */

@@ -13,7 +13,7 @@ import { completeJsonResponse } from './headers.js';
 
 // The query is validated by the same field schemas as fare events: codes are
 // case-insensitive and upper-cased, dates must be real calendar days.
-const fareFields = FareEventInput.in.shape;
+const fareFields = FareEventInput.shape;
 
 const Money = (description: string) => z.number().openapi({ description: `${description} Rounded to cents.` });
 
