@@ -2,6 +2,7 @@ import { z } from 'zod';
 
 /** The largest price accepted, exclusive, in the event's own currency. */
 export const MAX_PRICE = 10_000_000;
+const DATE_FIELDS = new Set<PropertyKey | undefined>(['observedAt', 'departureDate']);
 const PRICE_RANGE = `price must be above 0 and below ${MAX_PRICE.toLocaleString('en')}`;
 
 const ISO_CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
@@ -117,8 +118,9 @@ export const FareEventInput = z
     if (event.origin === event.destination) {
       ctx.addIssue({ code: 'custom', path: ['destination'], message: 'destination must differ from origin' });
     }
-    // The dates are compared only once every field passed: both are then known to be valid.
-    if (ctx.issues.length === 0 && Date.parse(event.observedAt) >= dayEndMs(event.departureDate)) {
+    // The dates are compared only when neither had an issue: both are then known to be valid.
+    const datesValid = ctx.issues.length === 0 || !ctx.issues.some((issue) => DATE_FIELDS.has(issue.path?.[0]));
+    if (datesValid && Date.parse(event.observedAt) >= dayEndMs(event.departureDate)) {
       ctx.addIssue({
         code: 'custom',
         path: ['observedAt'],

@@ -135,6 +135,17 @@ describe('FareEventInput', () => {
       // 23:30 at -01:00 is 00:30Z the next day: too late.
       expect(reject({ observedAt: '2016-04-20T23:30:00-01:00' })).toEqual([message]);
     });
+
+    it('compares the dates beside issues of other fields, never beside an issue of a date', () => {
+      const late = 'observedAt: observedAt must not be later than the end of the departure date';
+      expect(reject({ observedAt: '2016-04-21T00:00:00Z', price: -1 })).toEqual([
+        'price: price must be above 0 and below 10,000,000',
+        late,
+      ]);
+      expect(reject({ observedAt: '2016-04-21T00:00:00Z', departureDate: '2016-02-30' })).toEqual([
+        'departureDate: departureDate must be a real calendar date as YYYY-MM-DD',
+      ]);
+    });
   });
 
   describe('price', () => {
