@@ -119,7 +119,7 @@ export const FareEventInput = z
       ctx.addIssue({ code: 'custom', path: ['destination'], message: 'destination must differ from origin' });
     }
     // The dates are compared only when neither had an issue: both are then known to be valid.
-    const datesValid = ctx.issues.length === 0 || !ctx.issues.some((issue) => DATE_FIELDS.has(issue.path?.[0]));
+    const datesValid = !ctx.issues.some((issue) => DATE_FIELDS.has(issue.path?.[0]));
     if (datesValid && Date.parse(event.observedAt) >= dayEndMs(event.departureDate)) {
       ctx.addIssue({
         code: 'custom',
