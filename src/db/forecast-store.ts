@@ -128,19 +128,18 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
     summaries(keys) {
       const out = new Map<string, ForecastSummary>();
       for (const key of keys) {
-        let brief = summaryCache.get(key);
-        if (!brief) {
+        const brief = summaryCache.getOrRead(key, () => {
           const row = summary.get(key) as SummaryRow | undefined;
-          if (!row) continue;
-          brief = {
-            asOfMs: row.as_of,
-            recommendation: row.recommendation,
-            expectedLowestPrice: row.expected_lowest_price,
-            modelVersion: row.model_version,
-          };
-          summaryCache.put(key, brief);
-        }
-        out.set(key, brief);
+          return (
+            row && {
+              asOfMs: row.as_of,
+              recommendation: row.recommendation,
+              expectedLowestPrice: row.expected_lowest_price,
+              modelVersion: row.model_version,
+            }
+          );
+        });
+        if (brief) out.set(key, brief);
       }
       return out;
     },

@@ -32,6 +32,8 @@ export interface RowCache<V> {
   get(key: string): V | undefined;
   /** Records the value a key has in the open transaction: read from the table or written to it. */
   put(key: string, value: V): void;
+  /** The cached value of a key, or else what `read` returns for it, put as read (see {@link put}). */
+  getOrRead(key: string, read: () => V | undefined): V | undefined;
   readonly size: number;
 }
 
@@ -93,6 +95,14 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
 
     put(key: string, value: V): void {
       if (inTransaction) this.pending.set(key, value);
+    }
+
+    getOrRead(key: string, read: () => V | undefined): V | undefined {
+      const cached = this.get(key);
+      if (cached !== undefined) return cached;
+      const value = read();
+      if (value !== undefined) this.put(key, value);
+      return value;
     }
 
     get size() {

@@ -57,13 +57,7 @@ export function createSqliteSeriesStore(sqlite: Database.Database): SeriesStore 
        last_observed_at = excluded.last_observed_at, currency = excluded.currency`,
   );
   const cache = rowCachesOf(sqlite).create<SeriesRow>(SERIES_CACHE_ENTRIES);
-  const row = (key: string): SeriesRow | undefined => {
-    const cached = cache.get(key);
-    if (cached) return cached;
-    const stored = getOne.get(key) as SeriesRow | undefined;
-    if (stored) cache.put(key, stored);
-    return stored;
-  };
+  const row = (key: string) => cache.getOrRead(key, () => getOne.get(key) as SeriesRow | undefined);
   return {
     load(keys) {
       const states = new Map<string, SeriesState>();
@@ -184,12 +178,8 @@ export function createSqliteRouteStatsStore(sqlite: Database.Database): RouteSta
     load(keys) {
       const stats = new Map<string, RouteStats>();
       for (const key of keys) {
-        let row = cache.get(key);
-        if (!row) {
-          row = getOne.get(key) as RouteStatsRow | undefined;
-          if (!row) continue;
-          cache.put(key, row);
-        }
+        const row = cache.getOrRead(key, () => getOne.get(key) as RouteStatsRow | undefined);
+        if (!row) continue;
         // Rows written before packing hold JSON until their next write.
         const buckets = row.packed ? decodeBuckets(row.packed) : (JSON.parse(row.buckets ?? '[]') as BucketStats[]);
         stats.set(key, { key, buckets });

@@ -48,6 +48,27 @@ describe('row caches', () => {
     expect(cache.size).toBe(1);
   });
 
+  it('read through: a value read inside a committed transaction is served without reading again', () => {
+    const { sqlite, caches, cache } = open();
+    sqlite.prepare('INSERT INTO kv VALUES (?, ?)').run('a', '1');
+    let reads = 0;
+    const read = () => {
+      reads++;
+      return sqlite.prepare('SELECT v FROM kv WHERE k = ?').pluck().get('a') as string | undefined;
+    };
+    // Outside a transaction nothing read is kept.
+    expect(cache.getOrRead('a', read)).toBe('1');
+    expect(cache.getOrRead('a', read)).toBe('1');
+    expect(reads).toBe(2);
+    caches.transaction(() => expect(cache.getOrRead('a', read)).toBe('1'));
+    expect(reads).toBe(3);
+    expect(cache.getOrRead('a', read)).toBe('1');
+    expect(reads).toBe(3);
+    // A key with no row is not put.
+    caches.transaction(() => expect(cache.getOrRead('missing', () => undefined)).toBeUndefined());
+    expect(cache.size).toBe(1);
+  });
+
   it('forget what a transaction that rolled back put', () => {
     const { caches, cache, write } = open();
     caches.transaction(() => write('a', '1'));
