@@ -170,11 +170,13 @@ export function routeKeyOf(event: Pick<FareEvent, 'origin' | 'destination'>): st
 }
 
 /**
- * An event's idempotency key: its client `id`, or else the series and observedAt.
- * The two spaces cannot collide because derived keys carry an `@`.
+ * An event's idempotency key: its client `id`, or else observedAt and the series.
+ * The two spaces cannot collide: derived keys start with the year, client ones with `id:`.
+ * observedAt comes first because a live feed arrives in time order: its keys then land
+ * at the end of the key index, not on a random page of it per event.
  */
 export function idempotencyKeyOf(event: FareEvent): string {
-  return event.id !== undefined ? `id:${event.id}` : `${seriesKeyOf(event)}@${event.observedAt}`;
+  return event.id !== undefined ? `id:${event.id}` : `${event.observedAt}@${seriesKeyOf(event)}`;
 }
 
 /** A canonical serialisation of the event's content, used to tell duplicates from conflicts. */

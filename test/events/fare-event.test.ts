@@ -233,10 +233,10 @@ describe('keys of a fare event', () => {
     expect(seriesKeyOf(accept({ origin: 'bcn' }))).toBe('BCN-BUD-2016-04-20');
   });
 
-  it('idempotencyKeyOf uses the client id when given, else series and observedAt', () => {
+  it('idempotencyKeyOf uses the client id when given, else observedAt and series', () => {
     expect(idempotencyKeyOf(accept({ id: 'abc' }))).toBe('id:abc');
     const derived = idempotencyKeyOf(accept({ observedAt: '2016-04-01T11:00:00+02:00' }));
-    expect(derived).toBe('BCN-BUD-2016-04-20@2016-04-01T09:00:00.000Z');
+    expect(derived).toBe('2016-04-01T09:00:00.000Z@BCN-BUD-2016-04-20');
     // The same instant written in another zone is the same observation.
     expect(idempotencyKeyOf(accept({}))).toBe(derived);
   });

@@ -1,0 +1,76 @@
+import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
+import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
+import { FARE_OBSERVED } from '../../src/events/catalog.js';
+import { FareEventInput, idempotencyKeyOf } from '../../src/events/fare-event.js';
+import { ingestFareEvents } from '../../src/ingest.js';
+import { cleanupTemp, tempDbPath, tempDir } from '../helpers/index.js';
+
+const MIGRATIONS = join(import.meta.dirname, '../../src/db/migrations');
+
+/** A copy of the migrations folder holding only those before `tag`. */
+function migrationsBefore(tag: string): string {
+  const journal = JSON.parse(readFileSync(join(MIGRATIONS, 'meta/_journal.json'), 'utf8')) as {
+    entries: { tag: string }[];
+  };
+  const upTo = journal.entries.findIndex((e) => e.tag === tag);
+  expect(upTo).toBeGreaterThan(0);
+  const entries = journal.entries.slice(0, upTo);
+  const dir = tempDir('faresight-migrations-');
+  mkdirSync(join(dir, 'meta'));
+  for (const { tag: name } of entries) copyFileSync(join(MIGRATIONS, `${name}.sql`), join(dir, `${name}.sql`));
+  writeFileSync(join(dir, 'meta/_journal.json'), JSON.stringify({ ...journal, entries }));
+  return dir;
+}
+
+const handles: DatabaseHandle[] = [];
+afterEach(() => {
+  for (const h of handles.splice(0)) h.close();
+  cleanupTemp();
+});
+
+const event = (observedAt: string, price = 69.99) =>
+  FareEventInput.parse({ origin: 'BCN', destination: 'BUD', departureDate: '2016-04-20', observedAt, price, currency: 'EUR' });
+
+describe('migration 0004: time-first idempotency keys', () => {
+  it('rewrites the derived keys stored before, so a resent old event is still a duplicate', () => {
+    const path = tempDbPath();
+    const old = new Database(path);
+    migrate(drizzle(old), { migrationsFolder: migrationsBefore('0004_time_first_keys') });
+    const insert = old.prepare(
+      'INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, 0)',
+    );
+    const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99)];
+    stored.forEach((e, i) => {
+      // The key as it was written before: the series, then observedAt.
+      insert.run(FARE_OBSERVED, `BCN-BUD-2016-04-20@${e.observedAt}`, 'BCN-BUD-2016-04-20', Date.parse(e.observedAt), i + 1, JSON.stringify(e));
+    });
+    insert.run(FARE_OBSERVED, 'id:client-7', 'BCN-BUD-2016-04-20', 0, 3, JSON.stringify({ ...event('2016-04-03T09:00:00.000Z'), id: 'client-7' }));
+    insert.run('retrain.requested', 'retrain@2016-04-01T00:00:00.000Z#ab12', 'retrain', 0, 4, '{}');
+    old.close();
+
+    const handle = openDatabase({ path });
+    handles.push(handle);
+    const keys = handle.sqlite.prepare('SELECT key FROM event_log ORDER BY seq').pluck().all();
+    expect(keys).toEqual([
+      '2016-04-01T09:00:00.000Z@BCN-BUD-2016-04-20',
+      '2016-04-02T09:00:00.000Z@BCN-BUD-2016-04-20',
+      'id:client-7',
+      'retrain@2016-04-01T00:00:00.000Z#ab12',
+    ]);
+    expect(keys.slice(0, 2)).toEqual(stored.map(idempotencyKeyOf));
+
+    const storage = createSqliteRuntimeStorage(handle.sqlite);
+    expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(() => ingestFareEvents(storage, [event('2016-04-01T09:00:00.000Z', 1)])).toThrow(/different content/);
+    expect(ingestFareEvents(storage, [event('2016-04-04T09:00:00.000Z')])).toMatchObject({ accepted: 1, duplicates: 0 });
+    // The key index is unique again.
+    const index = handle.sqlite.prepare(`SELECT sql FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get();
+    expect(index).toMatch(/CREATE UNIQUE INDEX/);
+  });
+});
