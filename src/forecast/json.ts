@@ -3,6 +3,7 @@
  * object: the core JSON as saved, the packed outlook and the series' prices. This is
  * the read path of GET /v1/forecast, so it does no more than string work.
  */
+import { createHash } from 'node:crypto';
 import type { RenderedForecast } from './render-cache.js';
 
 /** The outlook points of packed prices, as JSON: point i is for daysBefore n − 1 − i. */
@@ -56,13 +57,19 @@ export function forecastJson(coreJson: string, outlookPrices: ArrayLike<number>,
   return `${coreJson.slice(0, -1)},"outlook":${outlookJson(outlookPrices)},"history":${historyJson(points, asOfMs)}}`;
 }
 
+/** A strong entity tag of a body: a digest of its bytes, quoted as HTTP writes it. */
+export function entityTagOf(body: Uint8Array): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`;
+}
+
 /**
  * The whole public forecast as a response body: UTF-8 JSON in a buffer of its own (not a
- * slice of Node's shared pool), so a cache may keep it for long.
+ * slice of Node's shared pool), so a cache may keep it for long, with its entity tag,
+ * computed once here rather than on every response that sends it.
  */
 export function renderForecast(coreJson: string, outlookPrices: ArrayLike<number>, points: Float64Array, asOfMs: number): RenderedForecast {
   const text = forecastJson(coreJson, outlookPrices, points, asOfMs);
   const body = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
   body.write(text);
-  return body;
+  return { body, etag: entityTagOf(body) };
 }

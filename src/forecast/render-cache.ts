@@ -7,8 +7,12 @@ import type { ForecastStamp } from './types.js';
  */
 export const DEFAULT_RENDER_CACHE_BYTES = 96 * 1024 * 1024;
 
-/** One rendered forecast response, ready to send: the whole public forecast as UTF-8 JSON. */
-export type RenderedForecast = Buffer<ArrayBuffer>;
+/** One rendered forecast response, ready to send: the whole public forecast as UTF-8 JSON, and its entity tag. */
+export interface RenderedForecast {
+  body: Buffer<ArrayBuffer>;
+  /** A strong entity tag (quoted) of exactly these bytes, for conditional requests. */
+  etag: string;
+}
 
 interface Entry extends ForecastStamp {
   rendered: RenderedForecast;
@@ -44,7 +48,7 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
   let bytes = 0;
   const drop = (series: string, entry: Entry) => {
     entries.delete(series);
-    bytes -= entry.rendered.byteLength;
+    bytes -= entry.rendered.body.byteLength;
   };
   return {
     get(series, generation, stampOf) {
@@ -62,7 +66,7 @@ export function createRenderCache(maxBytes = DEFAULT_RENDER_CACHE_BYTES): Render
       return entry.rendered;
     },
     set(series, stamp, generation, rendered) {
-      const size = rendered.byteLength;
+      const size = rendered.body.byteLength;
       if (size > maxBytes) return;
       const old = entries.get(series);
       if (old) drop(series, old);

@@ -4,12 +4,12 @@ import { FareEventInput, routeKeyOf, seriesKeyOf } from '../events/fare-event.js
 import { AppError } from '../errors.js';
 import { assembleForecastParts, latestFeatureRow } from '../forecast/assemble.js';
 import { packPoints, renderForecast } from '../forecast/json.js';
-import { createRenderCache } from '../forecast/render-cache.js';
+import { createRenderCache, type RenderedForecast } from '../forecast/render-cache.js';
 import { routeStatsKeyOf } from '../model/features.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps, AppEnv } from './context.js';
 import { errorResponses } from './envelope.js';
-import { completeJsonResponse } from './headers.js';
+import { completeJsonResponse, ifNoneMatchHits, notModifiedResponse, requestHeader } from './headers.js';
 
 // The query is validated by the same field schemas as fare events: codes are
 // case-insensitive and upper-cased, dates must be real calendar days.
@@ -88,16 +88,35 @@ const getForecast = createRoute({
     'The latest forecast of the series, as of its latest processed fare event, with its price history. 404 while no fare event of the series was received; 503 while no model is loaded.',
   request: { query: ForecastQuery },
   responses: {
-    200: { description: 'The forecast.', content: { 'application/json': { schema: ForecastSchema } } },
+    200: {
+      description: 'The forecast.',
+      headers: z.object({
+        ETag: z.string().openapi({ description: 'A strong entity tag of this body: send it as If-None-Match to ask whether the forecast changed.' }),
+        'Cache-Control': z.string().openapi({ description: '`no-cache`: the body may be kept, but is asked for again (If-None-Match) before use.' }),
+      }),
+      content: { 'application/json': { schema: ForecastSchema } },
+    },
+    304: {
+      description: 'Not modified: the forecast is still the one whose ETag the request sent in If-None-Match. No body.',
+      headers: z.object({ ETag: z.string(), 'Cache-Control': z.string() }),
+    },
     ...errorResponses(400, 401, 403, 404, 429, 503),
   },
 });
 
 type ForecastBody = z.infer<typeof ForecastSchema>;
 
-/** A response built by hand, typed as the forecast it holds by construction. */
-function asForecast(res: Response): Response & TypedResponse<ForecastBody, 200, 'json'> {
-  return res as unknown as Response & TypedResponse<ForecastBody, 200, 'json'>;
+type ForecastResponse = Response & (TypedResponse<ForecastBody, 200, 'json'> | TypedResponse<null, 304, 'body'>);
+
+/**
+ * The response for a rendered forecast, built by hand and typed as what it holds by
+ * construction: 304 when the request's If-None-Match names its entity tag, else the body.
+ */
+function respondWith(c: Context<AppEnv>, rendered: RenderedForecast): ForecastResponse {
+  const res = ifNoneMatchHits(requestHeader(c, 'if-none-match'), rendered.etag)
+    ? notModifiedResponse(c, rendered.etag)
+    : completeJsonResponse(c, rendered.body, rendered.etag);
+  return res as ForecastResponse;
 }
 
 /** Validated queries remembered by their text; beyond this many, the memory starts over. */
@@ -128,7 +147,7 @@ export function registerForecast(app: App, deps: AppDeps): void {
   const cached = (c: Context<AppEnv>, key: string): Response | undefined => {
     const generation = forecasts.generation();
     const hit = generation === undefined ? undefined : rendered.get(key, generation, stampOf);
-    return hit && completeJsonResponse(c, hit);
+    return hit && respondWith(c, hit);
   };
   // A query seen before for a forecast rendered before and still current: answered here,
   // before validation and the handler; anything else goes on to them.
@@ -144,13 +163,13 @@ export function registerForecast(app: App, deps: AppDeps): void {
     remember(rawQuery(c.req.url), key);
     const generation = forecasts.generation();
     const hit = generation === undefined ? undefined : rendered.get(key, generation, stampOf);
-    if (hit) return asForecast(completeJsonResponse(c, hit));
+    if (hit) return respondWith(c, hit);
     const stored = forecasts.read(key);
     if (stored) {
       // The stored core JSON is served as is, with the outlook and history spliced in as text.
-      const body = renderForecast(stored.coreJson, stored.outlookPrices, stored.points, stored.asOfMs);
-      if (generation !== undefined) rendered.set(key, stored, generation, body);
-      return asForecast(completeJsonResponse(c, body));
+      const fresh = renderForecast(stored.coreJson, stored.outlookPrices, stored.points, stored.asOfMs);
+      if (generation !== undefined) rendered.set(key, stored, generation, fresh);
+      return respondWith(c, fresh);
     }
     const state = series.load([key]).get(key);
     if (!state || state.points.length === 0) {
@@ -165,7 +184,6 @@ export function registerForecast(app: App, deps: AppDeps): void {
     const [prediction] = model.predict([row.vector]);
     const { core, outlookPrices } = assembleForecastParts({ row, prediction, model, routeStats: stats });
     const last = state.points[state.points.length - 1].t;
-    const body = renderForecast(JSON.stringify(core), outlookPrices, packPoints(state.points), last);
-    return asForecast(completeJsonResponse(c, body));
+    return respondWith(c, renderForecast(JSON.stringify(core), outlookPrices, packPoints(state.points), last));
   });
 }

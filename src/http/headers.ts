@@ -25,6 +25,8 @@ const SECURITY_ENTRIES = Object.entries(SECURITY_HEADERS);
 const REQUEST_ID_HEADER = 'x-request-id';
 const MAX_REQUEST_ID_LENGTH = 255;
 const REQUEST_ID_CHARS = /^[\w\-=]+$/;
+// Forecasts change with every fare event: a client may keep one, but asks again before using it.
+const REVALIDATE = 'no-cache';
 
 /** Responses built with every header already on them, which the middleware leaves as they are. */
 const complete = new WeakSet<Response>();
@@ -71,18 +73,46 @@ export function responseHeaders(): MiddlewareHandler<AppEnv> {
 /**
  * A 200 JSON response with all its headers (content type and length, the security headers
  * and the request id) in one plain object, which the Node adapter writes as they are, with
- * the body's bytes as they are.
+ * the body's bytes as they are. With an entity tag it carries `ETag` and `Cache-Control:
+ * no-cache` too: a client may keep the body but asks again, with `If-None-Match`, before using it.
  */
-export function completeJsonResponse(c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>): Response {
-  const res = new Response(body, {
-    status: 200,
-    headers: {
-      'content-type': 'application/json; charset=UTF-8',
-      'content-length': String(body.byteLength),
-      [REQUEST_ID_HEADER]: c.get('requestId'),
-      ...SECURITY_HEADERS,
-    },
+export function completeJsonResponse(c: Context<AppEnv>, body: Uint8Array<ArrayBuffer>, etag?: string): Response {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=UTF-8',
+    'content-length': String(body.byteLength),
+    [REQUEST_ID_HEADER]: c.get('requestId'),
+    ...SECURITY_HEADERS,
+  };
+  if (etag !== undefined) {
+    headers.etag = etag;
+    headers['cache-control'] = REVALIDATE;
+  }
+  const res = new Response(body, { status: 200, headers });
+  complete.add(res);
+  return res;
+}
+
+/** A 304 answer for a representation the client holds: no body, the same validator and caching headers. */
+export function notModifiedResponse(c: Context<AppEnv>, etag: string): Response {
+  const res = new Response(null, {
+    status: 304,
+    headers: { etag, 'cache-control': REVALIDATE, [REQUEST_ID_HEADER]: c.get('requestId'), ...SECURITY_HEADERS },
   });
   complete.add(res);
   return res;
+}
+
+/**
+ * Whether an `If-None-Match` header names `etag` (RFC 9110, 13.1.2): `*`, or a comma-separated
+ * list of entity tags compared weakly (a `W/` prefix on either side is ignored).
+ */
+export function ifNoneMatchHits(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  for (const part of header.split(',')) {
+    const tag = part.trim();
+    if (tag === '*') return true;
+    if ((tag.startsWith('W/') ? tag.slice(2) : tag) === opaque) return true;
+  }
+  return false;
 }

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { renderForecast } from '../../src/forecast/json.js';
 import { createRenderCache, type RenderedForecast } from '../../src/forecast/render-cache.js';
 import type { ForecastStamp } from '../../src/forecast/types.js';
 
-const rendering = (body: string): RenderedForecast => Buffer.from(body) as RenderedForecast;
-const text = (rendered: RenderedForecast | undefined) => rendered?.toString('utf8');
+const rendering = (body: string): RenderedForecast => ({ body: Buffer.from(body) as Buffer<ArrayBuffer>, etag: `"${body}"` });
+const text = (rendered: RenderedForecast | undefined) => rendered?.body.toString('utf8');
 
 /** A stored stamp per series that a test changes at will, counting how often it is read. */
 function storedStamps(initial: Record<string, ForecastStamp>) {
@@ -86,7 +87,7 @@ describe('a rendered forecast', () => {
   it('is the forecast’s JSON in UTF-8, in a buffer of its own', () => {
     const core = JSON.stringify({ origin: 'BCN', currency: 'EUR', model: { version: 'v€' } });
     const points = new Float64Array([Date.UTC(2016, 3, 1), 70, Date.UTC(2016, 3, 2), 65]);
-    const rendered = renderForecast(core, [64.5, 63], points, Date.UTC(2016, 3, 2));
+    const { body: rendered } = renderForecast(core, [64.5, 63], points, Date.UTC(2016, 3, 2));
     expect(rendered.byteOffset).toBe(0);
     expect(rendered.buffer.byteLength).toBe(rendered.byteLength);
     expect(JSON.parse(rendered.toString('utf8'))).toEqual({
@@ -102,5 +103,18 @@ describe('a rendered forecast', () => {
         { observedAt: '2016-04-02T00:00:00.000Z', price: 65 },
       ],
     });
+  });
+});
+
+describe('the entity tag of a rendered forecast', () => {
+  const points = new Float64Array([Date.UTC(2016, 3, 1), 70, Date.UTC(2016, 3, 2), 65]);
+  const render = (price: number) => renderForecast(JSON.stringify({ currentPrice: price }), [64.5, 63], points, Date.UTC(2016, 3, 2));
+
+  it('is a quoted digest of the body: the same for the same bytes, another for other bytes', () => {
+    const a = render(65);
+    expect(a.etag).toMatch(/^"[\w-]{27}"$/);
+    expect(render(65).etag).toBe(a.etag);
+    expect(render(66).etag).not.toBe(a.etag);
+    expect(a.etag).toBe(`"${createHash('sha1').update(a.body).digest('base64url')}"`);
   });
 });

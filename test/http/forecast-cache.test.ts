@@ -195,3 +195,59 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     }
   });
 });
+
+describe('GET /v1/forecast with conditional requests', () => {
+  const conditional = (service: Service, ifNoneMatch: string) => service.app.request(PATH, { headers: { 'if-none-match': ifNoneMatch } });
+
+  it('tags every forecast with a strong ETag and Cache-Control: no-cache, the same fresh and cached', async () => {
+    const { service } = await fileService();
+    const fresh = await read(service);
+    const cached = await read(service);
+    const etag = fresh.res.headers.get('etag');
+    expect(etag).toMatch(/^"[\w-]{27}"$/);
+    expect(cached.res.headers.get('etag')).toBe(etag);
+    for (const { res } of [fresh, cached]) expect(res.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it('answers 304 without a body while If-None-Match names the current forecast, and 200 once it changed', async () => {
+    const { service } = await fileService();
+    const first = await read(service);
+    const etag = first.res.headers.get('etag')!;
+
+    for (const header of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+      const res = await conditional(service, header);
+      expect(res.status, header).toBe(304);
+      expect(await res.text()).toBe('');
+      expect(res.headers.get('etag')).toBe(etag);
+      expect(res.headers.get('cache-control')).toBe('no-cache');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    const other = await conditional(service, '"something-else"');
+    expect(other.status).toBe(200);
+    expect(await other.text()).toBe(first.text);
+
+    // A new fare event changes the forecast: the tag the client holds no longer matches.
+    await send(service, [fareEvent({ observedAt: '2016-04-03T09:00:00Z', price: 55 })]);
+    const changed = await conditional(service, etag);
+    expect(changed.status).toBe(200);
+    const newTag = changed.headers.get('etag');
+    expect(newTag).not.toBe(etag);
+    expect(JSON.parse(await changed.text())).toMatchObject({ currentPrice: 55 });
+    expect((await conditional(service, newTag!)).status).toBe(304);
+  });
+
+  it('tags forecasts computed on read too, and never answers 304 for a series it has no forecast of', async () => {
+    const provider = createSwappableProvider(undefined);
+    const service = makeForecastService(provider);
+    await send(service, [fareEvent({ observedAt: '2016-04-01T09:00:00Z', price: 70 })]);
+    expect((await conditional(service, '*')).status).toBe(503);
+    provider.swap(createModelDouble({ version: 'b' }));
+    const computed = await read(service);
+    const etag = computed.res.headers.get('etag')!;
+    expect(etag).toMatch(/^"[\w-]{27}"$/);
+    expect((await conditional(service, etag)).status).toBe(304);
+    const unknown = await service.app.request(PATH.replace('2016-04-20', '2016-04-22'), { headers: { 'if-none-match': '*' } });
+    expect(unknown.status).toBe(404);
+  });
+});

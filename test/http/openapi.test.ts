@@ -58,7 +58,9 @@ describe('the OpenAPI document', () => {
     );
     expect(schema.required).toEqual(expect.arrayContaining(Object.keys(schema.properties)));
     const forecastOp = (doc.paths['/v1/forecast'] as any).get;
-    expect(Object.keys(forecastOp.responses).sort()).toEqual(['200', '400', '401', '403', '404', '429', '503']);
+    expect(Object.keys(forecastOp.responses).sort()).toEqual(['200', '304', '400', '401', '403', '404', '429', '503']);
+    expect(Object.keys(forecastOp.responses['200'].headers).sort()).toEqual(['Cache-Control', 'ETag']);
+    expect(forecastOp.responses['304'].content).toBeUndefined();
     expect(forecastOp.parameters.map((p: any) => p.name).sort()).toEqual(['departureDate', 'destination', 'origin']);
   });
 });
