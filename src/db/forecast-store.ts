@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { outlookPricesOfCurve } from '../forecast/outlook.js';
 import { rowCachesOf } from './row-cache.js';
 import type {
   DepartureSummary,
@@ -19,6 +20,7 @@ interface SummaryRow {
 interface ReadRow {
   payload: string;
   outlook: Buffer;
+  outlook_curve: Buffer | null;
   as_of: number;
   revision: number;
   observations: number | null;
@@ -48,8 +50,8 @@ interface DepartureRow {
 }
 
 /** Packed Float64s as a Buffer (little-endian, as the series points are stored). */
-function packPrices(prices: Float64Array): Buffer {
-  return Buffer.from(prices.buffer, prices.byteOffset, prices.byteLength);
+function packFloats(values: Float64Array): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 }
 
 /** A Float64Array over a stored blob, copied only when the blob is not 8-byte aligned. */
@@ -77,16 +79,16 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
   // A late event (older asOf) never replaces a newer forecast, whatever the caller checked before.
   const upsert = sqlite.prepare(
     `INSERT INTO forecasts (series, origin, destination, departure_date, as_of, recommendation,
-       probability_cheaper_later, expected_lowest_price, payload, outlook, model_version)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       probability_cheaper_later, expected_lowest_price, payload, outlook, outlook_curve, model_version)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, x'', ?, ?)
      ON CONFLICT(series) DO UPDATE SET as_of = excluded.as_of, recommendation = excluded.recommendation,
        probability_cheaper_later = excluded.probability_cheaper_later,
        expected_lowest_price = excluded.expected_lowest_price, payload = excluded.payload,
-       outlook = excluded.outlook, model_version = excluded.model_version, revision = forecasts.revision + 1
+       outlook = excluded.outlook, outlook_curve = excluded.outlook_curve, model_version = excluded.model_version, revision = forecasts.revision + 1
      WHERE excluded.as_of >= forecasts.as_of`,
   );
   const readOne = sqlite.prepare(
-    `SELECT f.payload, f.outlook, f.as_of, f.revision, s.observations, s.points
+    `SELECT f.payload, f.outlook, f.outlook_curve, f.as_of, f.revision, s.observations, s.points
      FROM forecasts f LEFT JOIN series s ON s.key = f.series WHERE f.series = ?`,
   );
   const stampOne = sqlite.prepare(
@@ -144,7 +146,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
       return out;
     },
     save(records) {
-      for (const { series, asOfMs, core: forecast, outlookPrices } of records) {
+      for (const { series, asOfMs, core: forecast, outlookCurve } of records) {
         // Positional, in the order of the statement's columns.
         const info = upsert.run(
           series,
@@ -156,7 +158,7 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
           forecast.probabilityCheaperLater,
           forecast.expectedLowestPrice,
           JSON.stringify(forecast),
-          packPrices(outlookPrices),
+          packFloats(outlookCurve),
           forecast.model.version,
         );
         // No change: a newer forecast is stored, and whatever is cached of it still holds.
@@ -175,7 +177,8 @@ export function createSqliteForecastStore(sqlite: Database.Database): ForecastSt
       if (!row) return undefined;
       return {
         coreJson: row.payload,
-        outlookPrices: unpackFloats(row.outlook),
+        // Forecasts stored before the curve hold their outlook's prices.
+        outlookPrices: row.outlook_curve ? outlookPricesOfCurve(unpackFloats(row.outlook_curve)) : unpackFloats(row.outlook),
         asOfMs: row.as_of,
         revision: row.revision,
         observations: row.observations ?? 0,

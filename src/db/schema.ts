@@ -106,10 +106,15 @@ export const forecasts = sqliteTable(
     expectedLowestPrice: real('expected_lowest_price').notNull(),
     /** The forecast without its outlook, as JSON. */
     payload: text('payload').notNull(),
-    /** The outlook's expected prices as packed Float64s, tomorrow first: most of a forecast's size. */
+    /**
+     * The outlook's expected prices as packed Float64s, tomorrow first, as forecasts stored before
+     * `outlook_curve` hold it; empty since.
+     */
     outlook: blob('outlook', { mode: 'buffer' })
       .notNull()
       .default(sql`x''`),
+    /** What the outlook is computed from, packed (`OutlookCurve`): a few dozen bytes, expanded when rendered. */
+    outlookCurve: blob('outlook_curve', { mode: 'buffer' }),
     modelVersion: text('model_version').notNull(),
     /** Bumped on every write, so a reader can tell its cached rendering is stale. */
     revision: integer('revision').notNull().default(0),

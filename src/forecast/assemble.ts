@@ -10,7 +10,7 @@ import {
 } from '../model/features.js';
 import type { FareModel, Prediction } from '../model/predictor.js';
 import { roundMoney, roundProbability } from './money.js';
-import { expandOutlook, outlookPricesOf } from './outlook.js';
+import { expandOutlook, outlookCurveOf, outlookPricesOfCurve, type OutlookCurve } from './outlook.js';
 import { priceLevelOf } from './price-level.js';
 import type { ForecastCore, PriceRange, Recommendation, StoredForecast } from './types.js';
 
@@ -70,13 +70,13 @@ export interface ForecastInput {
 /**
  * Builds the public forecast (without history) of a series from its latest
  * observation's features, the model's prediction and the route's statistics, in
- * the two parts it is stored as: the core and the packed outlook prices.
+ * the two parts it is stored as: the core and the outlook's curve.
  * Pure: the same inputs always give the same forecast. On the departure day no
  * later price exists, so the answer is buy, with the current price as the lowest.
  */
 export function assembleForecastParts({ row, prediction, model, routeStats }: ForecastInput): {
   core: ForecastCore;
-  outlookPrices: Float64Array;
+  outlookCurve: OutlookCurve;
 } {
   const { origin, destination, departureDate } = parseSeriesKey(row.series);
   const currentPrice = roundMoney(row.price);
@@ -102,13 +102,13 @@ export function assembleForecastParts({ row, prediction, model, routeStats }: Fo
     typicalPriceRange: typical,
     model: { version: model.version, trainedAt: model.trainedAt },
   };
-  return { core, outlookPrices: outlookPricesOf({ daysBefore: row.daysBefore, currentPrice: row.price, routeStats }) };
+  return { core, outlookCurve: outlookCurveOf({ daysBefore: row.daysBefore, currentPrice: row.price, routeStats }) };
 }
 
 /** {@link assembleForecastParts} as one object. */
 export function assembleForecast(input: ForecastInput): StoredForecast {
-  const { core, outlookPrices } = assembleForecastParts(input);
-  return { ...core, outlook: expandOutlook(outlookPrices) };
+  const { core, outlookCurve } = assembleForecastParts(input);
+  return { ...core, outlook: expandOutlook(outlookPricesOfCurve(outlookCurve)) };
 }
 
 /**

@@ -55,6 +55,36 @@ const WEIGHTS = Float64Array.from({ length: MAX_TABULATED_DAYS + 1 }, (_, h) => 
 const weightOf = (h: number) => (h <= MAX_TABULATED_DAYS ? WEIGHTS[h] : 1);
 
 /**
+ * What an outlook is computed from, packed: `[daysBefore, currentPrice, v…]`, where v is the
+ * route's typical log-price change from today's days-before to each bucket centre (NaN for a
+ * bucket without enough data; all NaN for a flat outlook). A few dozen bytes where the prices
+ * it expands to take 8 per remaining day: forecasts store this and expand it when rendered.
+ */
+export type OutlookCurve = Float64Array;
+
+const CURVE_HEADER = 2;
+
+/** The outlook curve of an observation, from the route's statistics as they are now. */
+export function outlookCurveOf(input: { daysBefore: number; currentPrice: number; routeStats: RouteStats | undefined }): OutlookCurve {
+  const curve = new Float64Array(CURVE_HEADER + CENTRES.length).fill(Number.NaN);
+  curve[0] = input.daysBefore;
+  curve[1] = input.currentPrice;
+  if (input.daysBefore <= 0) return curve;
+  for (const { d, v } of typicalKnots(input.routeStats, input.daysBefore)) curve[CURVE_HEADER + CENTRES.indexOf(d)] = v;
+  return curve;
+}
+
+/** The knots of a packed curve, in the order of the bucket centres. */
+function knotsOfCurve(curve: OutlookCurve): { d: number; v: number }[] {
+  const knots: { d: number; v: number }[] = [];
+  for (let i = 0; i < CENTRES.length; i++) {
+    const v = curve[CURVE_HEADER + i];
+    if (!Number.isNaN(v)) knots.push({ d: CENTRES[i], v });
+  }
+  return knots;
+}
+
+/**
  * The expected price on each remaining day before departure, from tomorrow down to
  * the departure day, packed in order (the first is tomorrow's):
  *
@@ -67,14 +97,11 @@ const weightOf = (h: number) => (h <= MAX_TABULATED_DAYS ? WEIGHTS[h] : 1);
  * route's usual price movement. It is a typical path, not a prediction of this fare's
  * lowest price: that is expectedLowestPrice, from the model.
  */
-export function outlookPricesOf(input: {
-  daysBefore: number;
-  currentPrice: number;
-  routeStats: RouteStats | undefined;
-}): Float64Array {
-  const { daysBefore, currentPrice } = input;
-  if (daysBefore <= 0) return new Float64Array(0);
-  const knots = typicalKnots(input.routeStats, daysBefore);
+export function outlookPricesOfCurve(curve: OutlookCurve): Float64Array {
+  const daysBefore = curve[0];
+  const currentPrice = curve[1];
+  if (!(daysBefore > 0)) return new Float64Array(0);
+  const knots = knotsOfCurve(curve);
   const today = knots.length > 0 ? interpolate(knots, daysBefore) : 0;
   const prices = new Float64Array(daysBefore);
   for (let d = daysBefore - 1; d >= 0; d--) {
@@ -82,6 +109,11 @@ export function outlookPricesOf(input: {
     prices[daysBefore - 1 - d] = roundMoney(trend === 0 ? currentPrice : currentPrice * Math.exp(weightOf(daysBefore - d) * trend));
   }
   return prices;
+}
+
+/** The outlook prices of an observation: {@link outlookPricesOfCurve} of {@link outlookCurveOf}. */
+export function outlookPricesOf(input: { daysBefore: number; currentPrice: number; routeStats: RouteStats | undefined }): Float64Array {
+  return outlookPricesOfCurve(outlookCurveOf(input));
 }
 
 /** The outlook points of packed prices: point i is for daysBefore n − 1 − i, down to 0. */

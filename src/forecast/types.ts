@@ -2,6 +2,7 @@
  * The public forecast of one series and the stores behind it. These types are the
  * API contract: names stay, fields are only ever added.
  */
+import type { OutlookCurve } from './outlook.js';
 
 export type Recommendation = 'buy' | 'wait';
 export type PriceLevel = 'low' | 'typical' | 'high';
@@ -63,14 +64,14 @@ export interface Forecast extends StoredForecast {
 export type ForecastCore = Omit<StoredForecast, 'outlook'>;
 
 /**
- * A forecast as predict stores it: its core as JSON and the outlook as packed prices
- * (the outlook is most of a forecast's size; point i is for daysBefore n − 1 − i).
+ * A forecast as predict stores it: its core as JSON and what its outlook is computed from
+ * (the outlook's prices, one per remaining day, are expanded when it is rendered).
  */
 export interface ForecastRecord {
   series: string;
   asOfMs: number;
   core: ForecastCore;
-  outlookPrices: Float64Array;
+  outlookCurve: OutlookCurve;
 }
 
 /** What change detection needs of the stored forecast of a series. */
@@ -85,6 +86,7 @@ export interface ForecastSummary {
 export interface ForecastRead extends ForecastStamp {
   /** The ForecastCore as JSON text, exactly as saved. */
   coreJson: string;
+  /** The outlook's expected prices, tomorrow first: point i is for daysBefore n − 1 − i. */
   outlookPrices: Float64Array;
   asOfMs: number;
   /** The series' observed prices in time order, packed as (epoch ms, price) pairs. */

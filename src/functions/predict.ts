@@ -51,7 +51,7 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
 
     const records: ForecastRecord[] = fresh.map(({ event, asOfMs }, i) => {
       const row = event.payload;
-      const { core, outlookPrices } = assembleForecastParts({
+      const { core, outlookCurve } = assembleForecastParts({
         row,
         prediction: predictions[i],
         model,
@@ -65,7 +65,7 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
           event,
         );
       }
-      return { series: event.series, asOfMs, core, outlookPrices };
+      return { series: event.series, asOfMs, core, outlookCurve };
     });
     effect(() => deps.forecasts.save(records));
   },

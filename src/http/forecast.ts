@@ -4,6 +4,7 @@ import { FareEventInput, routeKeyOf, seriesKeyOf } from '../events/fare-event.js
 import { AppError } from '../errors.js';
 import { assembleForecastParts, latestFeatureRow } from '../forecast/assemble.js';
 import { packPoints, renderForecast } from '../forecast/json.js';
+import { outlookPricesOfCurve } from '../forecast/outlook.js';
 import { createRenderCache, type RenderedForecast } from '../forecast/render-cache.js';
 import { routeStatsKeyOf } from '../model/features.js';
 import { requireScope } from './auth.js';
@@ -182,8 +183,8 @@ export function registerForecast(app: App, deps: AppDeps): void {
     const stats = routes.load([routeStatsKeyOf(state)]).get(routeStatsKeyOf(state));
     const row = latestFeatureRow(state, stats);
     const [prediction] = model.predict([row.vector]);
-    const { core, outlookPrices } = assembleForecastParts({ row, prediction, model, routeStats: stats });
+    const { core, outlookCurve } = assembleForecastParts({ row, prediction, model, routeStats: stats });
     const last = state.points[state.points.length - 1].t;
-    return respondWith(c, renderForecast(JSON.stringify(core), outlookPrices, packPoints(state.points), last));
+    return respondWith(c, renderForecast(JSON.stringify(core), outlookPricesOfCurve(outlookCurve), packPoints(state.points), last));
   });
 }

@@ -4,7 +4,7 @@ import { assembleForecast, assembleForecastParts, lowestPriceOf, parseSeriesKey,
 import { forecastJson, packPoints } from '../../src/forecast/json.js';
 import { meaningfulChanges } from '../../src/forecast/change.js';
 import { roundMoney } from '../../src/forecast/money.js';
-import { outlookOf } from '../../src/forecast/outlook.js';
+import { outlookOf, outlookPricesOfCurve } from '../../src/forecast/outlook.js';
 import { priceLevelOf } from '../../src/forecast/price-level.js';
 import type { ForecastSummary, StoredForecast } from '../../src/forecast/types.js';
 import { emptyRouteStats, emptySeries, observe, type FeatureRow, type RouteStats } from '../../src/model/features.js';
@@ -200,7 +200,8 @@ describe('assembleForecast', () => {
       model: MODEL,
       routeStats: routeStatsRising(40, 120),
     };
-    const { core, outlookPrices } = assembleForecastParts(input);
+    const { core, outlookCurve } = assembleForecastParts(input);
+    const outlookPrices = outlookPricesOfCurve(outlookCurve);
     const asOfMs = Date.parse(input.row.observedAt);
     const points = [
       { t: asOfMs - 86_400_000, p: 80 },

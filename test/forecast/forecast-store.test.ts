@@ -3,7 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteForecastStore } from '../../src/db/forecast-store.js';
 import { createSqliteSeriesStore } from '../../src/db/stores.js';
+import { outlookCurveOf, outlookPricesOf } from '../../src/forecast/outlook.js';
 import type { ForecastRecord } from '../../src/forecast/types.js';
+import { emptyRouteStats, emptySeries, observe } from '../../src/model/features.js';
 import { cleanupTemp, nextTurn, seriesState, tempDbPath } from '../helpers/index.js';
 
 const open: { close(): void }[] = [];
@@ -31,7 +33,7 @@ function record(asOf: string, price: number): ForecastRecord {
   return {
     series: SERIES,
     asOfMs: Date.parse(asOf),
-    outlookPrices: new Float64Array([price]),
+    outlookCurve: outlookCurveOf({ daysBefore: 1, currentPrice: price, routeStats: undefined }),
     core: {
       origin: 'BCN',
       destination: 'BUD',
@@ -121,5 +123,52 @@ describe('the forecast store’s generation', () => {
     sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 40)]))();
     expect(forecasts.stamp(SERIES)).toEqual(stamp);
     expect(forecasts.generation()).toBe(before);
+  });
+});
+
+/** Route statistics from a few departures whose price climbs 1% a day towards departure. */
+function climbingRoute() {
+  const stats = emptyRouteStats('BCN-BUD:EUR');
+  for (let k = 0; k < 8; k++) {
+    const departureDate = `2016-05-${String(10 + k).padStart(2, '0')}`;
+    const series = emptySeries({ origin: 'BCN', destination: 'BUD', departureDate, observedAt: '', price: 1, currency: 'EUR' });
+    for (let d = 80; d >= 0; d--) {
+      const observedAt = new Date(Date.parse(`${departureDate}T09:00:00Z`) - d * 86_400_000).toISOString();
+      observe(series, stats, { origin: 'BCN', destination: 'BUD', departureDate, observedAt, price: 50 * 1.01 ** (80 - d) + (k % 3), currency: 'EUR' });
+    }
+  }
+  return stats;
+}
+
+describe('the stored outlook', () => {
+  it('reads back the outlook as computed when the forecast was saved, though the route’s statistics moved since', () => {
+    const { sqlite } = database(tempDbPath());
+    const forecasts = createSqliteForecastStore(sqlite);
+    const stats = climbingRoute();
+    const input = { daysBefore: 45, currentPrice: 64.99, routeStats: stats };
+    const expected = outlookPricesOf(input);
+    expect(new Set(expected).size).toBeGreaterThan(10);
+    sqlite.transaction(() => forecasts.save([{ ...record('2016-04-01T00:00:00.000Z', 64.99), outlookCurve: outlookCurveOf(input) }]))();
+    // Later fares on the route change its statistics, and so what the outlook would be now.
+    const later = emptySeries({ origin: 'BCN', destination: 'BUD', departureDate: '2016-06-01', observedAt: '', price: 1, currency: 'EUR' });
+    for (let d = 60; d >= 0; d--) {
+      const observedAt = new Date(Date.parse('2016-06-01T09:00:00Z') - d * 86_400_000).toISOString();
+      observe(later, stats, { origin: 'BCN', destination: 'BUD', departureDate: '2016-06-01', observedAt, price: 300 - d, currency: 'EUR' });
+    }
+    expect(outlookPricesOf(input)).not.toEqual(expected);
+    expect(forecasts.read(SERIES)?.outlookPrices).toEqual(expected);
+    // A few dozen bytes are stored, not 8 per remaining day.
+    const row = sqlite.prepare('SELECT length(outlook) AS prices, length(outlook_curve) AS curve FROM forecasts').get() as { prices: number; curve: number };
+    expect(row.prices).toBe(0);
+    expect(row.curve).toBeLessThanOrEqual(96);
+  });
+
+  it('reads the outlook prices of a forecast stored before its curve was', () => {
+    const { sqlite } = database(tempDbPath());
+    const forecasts = createSqliteForecastStore(sqlite);
+    sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 70)]))();
+    const prices = new Float64Array([71.5, 72, 73.25]);
+    sqlite.prepare('UPDATE forecasts SET outlook = ?, outlook_curve = NULL').run(Buffer.from(prices.buffer));
+    expect(forecasts.read(SERIES)?.outlookPrices).toEqual(prices);
   });
 });
