@@ -1,6 +1,15 @@
 import type Database from 'better-sqlite3';
 import type { RouteStatsStore, SeriesStore } from '../functions/deps.js';
-import type { BucketStats, PricePoint, RouteStats, SeriesState } from '../model/features.js';
+import {
+  packedPairs,
+  pointList,
+  pricePointsOf,
+  type BucketStats,
+  type PricePoint,
+  type PricePoints,
+  type RouteStats,
+  type SeriesState,
+} from '../model/features.js';
 import { rowCachesOf } from './row-cache.js';
 
 interface SeriesRow {
@@ -12,21 +21,17 @@ interface SeriesRow {
   points: Buffer;
 }
 
-/** Packs points as Float64 pairs: compact, and far faster than JSON for long histories. */
-export function encodePoints(points: readonly PricePoint[]): Buffer {
-  const values = new Float64Array(points.length * 2);
-  points.forEach((point, i) => {
-    values[2 * i] = point.t;
-    values[2 * i + 1] = point.p;
-  });
-  return Buffer.from(values.buffer);
+/** Packs points as Float64 pairs, as they are held: a copy of their bytes, which the row cache may keep. */
+export function encodePoints(points: PricePoints): Buffer {
+  const pairs = packedPairs(points);
+  return Buffer.from(new Uint8Array(pairs.buffer, pairs.byteOffset, pairs.byteLength));
 }
 
-export function decodePoints(buffer: Buffer): PricePoint[] {
-  const values = new Float64Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 8);
-  const points: PricePoint[] = new Array(values.length / 2);
-  for (let i = 0; i < points.length; i++) points[i] = { t: values[2 * i], p: values[2 * i + 1] };
-  return points;
+/** The stored points, in arrays of their own (with room to grow), which callers may mutate. */
+export function decodePoints(buffer: Buffer): PricePoints {
+  // A Float64Array view needs 8-byte alignment; an unaligned blob is copied first (the points copy it anyway).
+  const bytes = buffer.byteOffset % 8 === 0 ? buffer : new Uint8Array(buffer);
+  return pricePointsOf(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8));
 }
 
 const rowToSeries = (row: SeriesRow): SeriesState => ({
@@ -79,7 +84,7 @@ export function createSqliteSeriesStore(sqlite: Database.Database): SeriesStore 
           s.currency,
           points,
           s.points.length,
-          s.points.length > 0 ? s.points[s.points.length - 1].t : 0,
+          s.points.length > 0 ? s.points.values[2 * (s.points.length - 1)] : 0,
         );
         cache.put(s.key, {
           key: s.key,
@@ -93,7 +98,7 @@ export function createSqliteSeriesStore(sqlite: Database.Database): SeriesStore 
     },
     history(key) {
       const stored = row(key);
-      return stored ? decodePoints(stored.points) : undefined;
+      return stored ? pointList(decodePoints(stored.points)) : undefined;
     },
   };
 }

@@ -119,8 +119,7 @@ export function assembleForecast(input: ForecastInput): StoredForecast {
 export function latestFeatureRow(series: SeriesState, stats: RouteStats | undefined): FeatureRow {
   const index = series.points.length - 1;
   if (index < 0) throw new Error(`series ${series.key} has no observations`);
-  const point = series.points[index];
-  const observedAt = new Date(point.t).toISOString();
+  const observedAt = new Date(series.points.values[2 * index]).toISOString();
   const daysBefore = daysBeforeDeparture({ observedAt, departureDate: series.departureDate });
   const routeStats = stats ?? emptyRouteStats(routeStatsKeyOf(series));
   return {
@@ -128,7 +127,7 @@ export function latestFeatureRow(series: SeriesState, stats: RouteStats | undefi
     route: routeKeyOf(series),
     observedAt,
     daysBefore,
-    price: point.p,
+    price: series.points.values[2 * index + 1],
     currency: series.currency,
     vector: featuresAt(series, index, routeStats),
     typicalRange: typicalRange(routeStats, daysBefore),

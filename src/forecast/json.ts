@@ -42,16 +42,6 @@ export function historyJson(points: Float64Array, asOfMs: number): string {
   return `${out}]`;
 }
 
-/** Packs price points as (epoch ms, price) pairs, the form {@link historyJson} reads. */
-export function packPoints(points: readonly { t: number; p: number }[]): Float64Array {
-  const out = new Float64Array(points.length * 2);
-  points.forEach((point, i) => {
-    out[2 * i] = point.t;
-    out[2 * i + 1] = point.p;
-  });
-  return out;
-}
-
 /** The whole public forecast: the core's fields, then outlook and history. */
 export function forecastJson(coreJson: string, outlookPrices: ArrayLike<number>, points: Float64Array, asOfMs: number): string {
   return `${coreJson.slice(0, -1)},"outlook":${outlookJson(outlookPrices)},"history":${historyJson(points, asOfMs)}}`;

@@ -3,10 +3,10 @@ import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
 import { FareEventInput, routeKeyOf, seriesKeyOf } from '../events/fare-event.js';
 import { AppError } from '../errors.js';
 import { assembleForecastParts, latestFeatureRow } from '../forecast/assemble.js';
-import { packPoints, renderForecast } from '../forecast/json.js';
+import { renderForecast } from '../forecast/json.js';
 import { outlookPricesOfCurve } from '../forecast/outlook.js';
 import { createRenderCache, type RenderedForecast } from '../forecast/render-cache.js';
-import { routeStatsKeyOf } from '../model/features.js';
+import { packedPairs, routeStatsKeyOf } from '../model/features.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps, AppEnv } from './context.js';
 import { errorResponses } from './envelope.js';
@@ -184,7 +184,8 @@ export function registerForecast(app: App, deps: AppDeps): void {
     const row = latestFeatureRow(state, stats);
     const [prediction] = model.predict([row.vector]);
     const { core, outlookCurve } = assembleForecastParts({ row, prediction, model, routeStats: stats });
-    const last = state.points[state.points.length - 1].t;
-    return respondWith(c, renderForecast(JSON.stringify(core), outlookPricesOfCurve(outlookCurve), packPoints(state.points), last));
+    const pairs = packedPairs(state.points);
+    const last = pairs[pairs.length - 2];
+    return respondWith(c, renderForecast(JSON.stringify(core), outlookPricesOfCurve(outlookCurve), pairs, last));
   });
 }

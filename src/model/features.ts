@@ -72,6 +72,37 @@ export interface PricePoint {
   p: number;
 }
 
+/**
+ * A series' observed prices in time order, packed as (t, p) pairs of Float64s, the form they
+ * are stored in: point i is `values[2i]` (epoch ms of observedAt) and `values[2i + 1]` (the
+ * price). `values` may hold room for more points than `length`. One typed array instead of an
+ * object per point: a series is loaded, extended and saved for every event ingested.
+ */
+export interface PricePoints {
+  values: Float64Array;
+  length: number;
+}
+
+/** Points from packed (t, p) pairs (copied), with room for `spare` more. */
+export function pricePointsOf(pairs: ArrayLike<number>, spare = 4): PricePoints {
+  const length = Math.floor(pairs.length / 2);
+  const values = new Float64Array(2 * (length + Math.max(1, spare)));
+  values.set(pairs);
+  return { values, length };
+}
+
+/** The held points as packed (t, p) pairs, without the spare room (a view: copy it to keep it). */
+export function packedPairs(points: PricePoints): Float64Array {
+  return points.values.subarray(0, points.length * 2);
+}
+
+/** The points as objects, for code that is not on a per-event path (tests, tools). */
+export function pointList(points: PricePoints): PricePoint[] {
+  const out: PricePoint[] = new Array(points.length);
+  for (let i = 0; i < points.length; i++) out[i] = { t: points.values[2 * i], p: points.values[2 * i + 1] };
+  return out;
+}
+
 /** The state of one series (route + departure date): its observed prices in time order. */
 export interface SeriesState {
   key: string;
@@ -79,7 +110,7 @@ export interface SeriesState {
   destination: string;
   departureDate: string;
   currency: string;
-  points: PricePoint[];
+  points: PricePoints;
 }
 
 /**
@@ -139,7 +170,7 @@ export function emptySeries(event: FareEvent): SeriesState {
     destination: event.destination,
     departureDate: event.departureDate,
     currency: event.currency,
-    points: [],
+    points: pricePointsOf([], 8),
   };
 }
 
@@ -237,10 +268,20 @@ function lowestLogPrice(stats: RouteStats, to: number): number | undefined {
 const Z_LIMIT = 5;
 
 /** Insert a point keeping time order; returns its index. Late events land in place. */
-function insertPoint(points: PricePoint[], point: PricePoint): number {
+function insertPoint(points: PricePoints, t: number, p: number): number {
+  let values = points.values;
+  if (values.length < 2 * (points.length + 1)) {
+    // Doubling keeps the copies of a growing series linear in its length.
+    const grown = new Float64Array(Math.max(16, values.length * 2));
+    grown.set(values.subarray(0, 2 * points.length));
+    points.values = values = grown;
+  }
   let i = points.length;
-  while (i > 0 && points[i - 1].t > point.t) i--;
-  points.splice(i, 0, point);
+  while (i > 0 && values[2 * (i - 1)] > t) i--;
+  if (i < points.length) values.copyWithin(2 * (i + 1), 2 * i, 2 * points.length);
+  values[2 * i] = t;
+  values[2 * i + 1] = p;
+  points.length += 1;
   return i;
 }
 
@@ -253,38 +294,39 @@ const logChange = (a: number | undefined, b: number | undefined) => (a === undef
  * one array, without closures or intermediate arrays.
  */
 export function featuresAt(series: SeriesState, index: number, stats: RouteStats): number[] {
-  const points = series.points;
-  const current = points[index];
-  const price = current.p;
+  // Point i is (values[2i], values[2i + 1]): its time and its price.
+  const values = series.points.values;
+  const price = values[2 * index + 1];
+  const currentT = values[2 * index];
   const logPrice = Math.log(price);
   const departureDay = Math.round(dayStartMs(series.departureDate) / DAY_MS);
-  const daysBefore = departureDay - Math.floor(current.t / DAY_MS);
+  const daysBefore = departureDay - Math.floor(currentT / DAY_MS);
 
-  const first = points[0].p;
+  const first = values[1];
   let min = Infinity;
   let max = -Infinity;
   let sum = 0;
   let drops = 0;
   for (let i = 0; i <= index; i++) {
-    const p = points[i].p;
+    const p = values[2 * i + 1];
     if (p < min) min = p;
     if (p > max) max = p;
     sum += p;
-    if (i > 0 && p < points[i - 1].p) drops++;
+    if (i > 0 && p < values[2 * i - 1]) drops++;
   }
   const mean = sum / (index + 1);
-  const prev1 = index >= 1 ? points[index - 1].p : undefined;
-  const prev2 = index >= 2 ? points[index - 2].p : undefined;
-  const prev3 = index >= 3 ? points[index - 3].p : undefined;
+  const prev1 = index >= 1 ? values[2 * index - 1] : undefined;
+  const prev2 = index >= 2 ? values[2 * index - 3] : undefined;
+  const prev3 = index >= 3 ? values[2 * index - 5] : undefined;
 
   let lastChangeIndex = 0;
   for (let i = index; i > 0; i--) {
-    if (points[i].p !== points[i - 1].p) {
+    if (values[2 * i + 1] !== values[2 * i - 1]) {
       lastChangeIndex = i;
       break;
     }
   }
-  const daysSinceChange = (current.t - points[lastChangeIndex].t) / DAY_MS;
+  const daysSinceChange = (currentT - values[2 * lastChangeIndex]) / DAY_MS;
 
   const bucket = bucketOf(daysBefore);
   const routeMean = bucketLogMean(stats, bucket);
@@ -345,11 +387,11 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
  */
 export function observe(series: SeriesState, stats: RouteStats, event: FareEvent): FeatureRow {
   const t = Date.parse(event.observedAt);
-  const index = insertPoint(series.points, { t, p: event.price });
+  const index = insertPoint(series.points, t, event.price);
   const daysBefore = daysBeforeDeparture(event);
   const vector = featuresAt(series, index, stats);
   const range = typicalRange(stats, daysBefore);
-  addToBucket(stats, daysBefore, event.price, index > 0 ? series.points[index - 1].p : undefined);
+  addToBucket(stats, daysBefore, event.price, index > 0 ? series.points.values[2 * index - 1] : undefined);
   return {
     series: series.key,
     route: routeKeyOf(event),

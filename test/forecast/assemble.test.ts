@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assembleForecast, assembleForecastParts, lowestPriceOf, parseSeriesKey, recommend } from '../../src/forecast/assemble.js';
-import { forecastJson, packPoints } from '../../src/forecast/json.js';
+import { forecastJson } from '../../src/forecast/json.js';
 import { meaningfulChanges } from '../../src/forecast/change.js';
 import { roundMoney } from '../../src/forecast/money.js';
 import { outlookOf, outlookPricesOfCurve } from '../../src/forecast/outlook.js';
@@ -208,7 +208,7 @@ describe('assembleForecast', () => {
       { t: asOfMs, p: 71.5 },
       { t: asOfMs + 3_600_000, p: 60 }, // after asOf: not part of this forecast's history
     ];
-    const parsed = JSON.parse(forecastJson(JSON.stringify(core), outlookPrices, packPoints(points), asOfMs));
+    const parsed = JSON.parse(forecastJson(JSON.stringify(core), outlookPrices, new Float64Array(points.flatMap(({ t, p }) => [t, p])), asOfMs));
     expect(parsed).toEqual({
       ...assembleForecast(input),
       history: [

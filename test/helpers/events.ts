@@ -1,5 +1,5 @@
 /** Builders of fare events as a client would send them. */
-import type { SeriesState } from '../../src/model/features.js';
+import { pricePointsOf, type SeriesState } from '../../src/model/features.js';
 
 export type FareEventBody = Record<string, unknown>;
 
@@ -69,6 +69,6 @@ export function seriesState(prices: readonly number[]): SeriesState {
     destination: 'BUD',
     departureDate: '2016-04-20',
     currency: 'EUR',
-    points: prices.map((p, i) => ({ t: Date.UTC(2016, 3, 1) + i * 3_600_000, p })),
+    points: pricePointsOf(prices.flatMap((p, i) => [Date.UTC(2016, 3, 1) + i * 3_600_000, p])),
   };
 }

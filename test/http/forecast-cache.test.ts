@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createSqliteSeriesStore } from '../../src/db/stores.js';
 import { SECURITY_HEADERS } from '../../src/http/headers.js';
+import { packedPairs, pricePointsOf } from '../../src/model/features.js';
 import type { Service } from '../../src/service.js';
 import { closeForecastServices, createModelDouble, createSwappableProvider, makeForecastService } from '../helpers/forecast.js';
 import { fareEvent, nextTurn, post, tempDbPath } from '../helpers/index.js';
@@ -107,7 +108,7 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     // A late observation processed elsewhere: the series changes, the forecast row does not.
     const series = createSqliteSeriesStore(otherProcess(path));
     const state = series.load([SERIES]).get(SERIES)!;
-    series.save([{ ...state, points: [{ t: Date.parse('2016-03-31T09:00:00Z'), p: 90 }, ...state.points] }]);
+    series.save([{ ...state, points: pricePointsOf([Date.parse('2016-03-31T09:00:00Z'), 90, ...packedPairs(state.points)]) }]);
     await nextTurn();
 
     const after = (await read(service)).body;
