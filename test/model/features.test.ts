@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FareEvent } from '../../src/events/fare-event.js';
-import { emptyRouteStats, emptySeries, FEATURE_NAMES, observe, routeStatsKeyOf, type RouteStats, type SeriesState } from '../../src/model/features.js';
+import { emptyRouteStats, emptySeries, FEATURE_NAMES, observe, pointList, routeStatsKeyOf, type RouteStats, type SeriesState } from '../../src/model/features.js';
 
 const column = (name: (typeof FEATURE_NAMES)[number]) => FEATURE_NAMES.indexOf(name);
 
@@ -63,5 +63,25 @@ describe('route-wide drop and rise rates', () => {
     }
     const resumed = next.map((event) => observe(series.get(event.departureDate)!, stored, event).vector);
     expect(resumed).toEqual(direct);
+  });
+});
+
+describe('a series’ points', () => {
+  it('stay in time order as they grow past their room, late events landing in place', () => {
+    const series = emptySeries(fare('2016-02-20', 1, 50));
+    const stats = emptyRouteStats(routeStatsKeyOf(fare('2016-02-20', 1, 50)));
+    // Days 2, 4, …, 40 in order, then the odd days 1, 3, …, 39 late: 40 points, several regrowths.
+    const days = [...Array.from({ length: 20 }, (_, i) => 2 * i + 2), ...Array.from({ length: 20 }, (_, i) => 2 * i + 1)];
+    const observedAt = (day: number) => new Date(Date.UTC(2016, 0, day, 9)).toISOString();
+    const rows = days.map((day) => observe(series, stats, { ...fare('2016-02-20', 1, 100 + day), observedAt: observedAt(day) }));
+    expect(pointList(series.points)).toEqual(Array.from({ length: 40 }, (_, i) => ({ t: Date.parse(observedAt(i + 1)), p: 101 + i })));
+    // The late day 1 is the series' first point: its features see no earlier price.
+    const late = rows[days.indexOf(1)];
+    expect(late.vector[column('observations_log')]).toBeCloseTo(Math.log1p(1));
+    expect(late.vector[column('price_vs_first')]).toBe(0);
+    // Day 39 arrives after day 40 but sees only the 39 points up to it, the highest of them its own.
+    const day39 = rows[days.indexOf(39)];
+    expect(day39.vector[column('observations_log')]).toBeCloseTo(Math.log1p(39));
+    expect(day39.vector[column('price_vs_max')]).toBe(0);
   });
 });
