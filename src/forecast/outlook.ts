@@ -1,4 +1,4 @@
-import { DAYS_BEFORE_BUCKETS, routeTrend, typicalRange, type RouteStats } from '../model/features.js';
+import { bucketLogMean, bucketOf, DAYS_BEFORE_BUCKETS, type RouteStats } from '../model/features.js';
 import { roundMoney } from './money.js';
 import type { OutlookPoint } from './types.js';
 
@@ -21,21 +21,8 @@ function bucketCentres(): number[] {
 }
 
 const CENTRES = bucketCentres();
-
-/**
- * The route's typical log-price change from `fromDaysBefore`, as knots (days-before,
- * log change) at bucket centres, to interpolate linearly between them so the curve has
- * no steps. Buckets without enough data are left out. Empty (a flat curve) when the
- * current bucket or all others are unknown.
- */
-function typicalKnots(stats: RouteStats | undefined, fromDaysBefore: number): { d: number; v: number }[] {
-  if (!stats || typicalRange(stats, fromDaysBefore) === null) return [];
-  const knots: { d: number; v: number }[] = [];
-  for (const centre of CENTRES) {
-    if (typicalRange(stats, centre) !== null) knots.push({ d: centre, v: routeTrend(stats, fromDaysBefore, centre) });
-  }
-  return knots.length < 2 ? [] : knots;
-}
+// Centre i lies in bucket i, so a curve's value i is the change to bucket i.
+if (CENTRES.some((centre, i) => bucketOf(centre) !== i)) throw new Error('a bucket centre lies outside its bucket');
 
 /** The linear interpolation of `knots` at `d`, flat beyond the first and last knot. */
 function interpolate(knots: readonly { d: number; v: number }[], d: number): number {
@@ -64,13 +51,27 @@ export type OutlookCurve = Float64Array;
 
 const CURVE_HEADER = 2;
 
-/** The outlook curve of an observation, from the route's statistics as they are now. */
+/**
+ * The outlook curve of an observation, from the route's statistics as they are now: the
+ * typical log-price change from today's bucket to each bucket with enough data ({@link
+ * bucketLogMean}), to interpolate between bucket centres so the curve has no steps. Flat
+ * (all NaN) when today's bucket or all others are unknown.
+ */
 export function outlookCurveOf(input: { daysBefore: number; currentPrice: number; routeStats: RouteStats | undefined }): OutlookCurve {
+  const { daysBefore, routeStats } = input;
   const curve = new Float64Array(CURVE_HEADER + CENTRES.length).fill(Number.NaN);
-  curve[0] = input.daysBefore;
+  curve[0] = daysBefore;
   curve[1] = input.currentPrice;
-  if (input.daysBefore <= 0) return curve;
-  for (const { d, v } of typicalKnots(input.routeStats, input.daysBefore)) curve[CURVE_HEADER + CENTRES.indexOf(d)] = v;
+  const today = daysBefore > 0 && routeStats ? bucketLogMean(routeStats, bucketOf(daysBefore)) : undefined;
+  if (today === undefined) return curve;
+  let known = 0;
+  for (let b = 0; b < CENTRES.length; b++) {
+    const mean = bucketLogMean(routeStats!, b);
+    if (mean === undefined) continue;
+    curve[CURVE_HEADER + b] = mean - today;
+    known++;
+  }
+  if (known < 2) curve.fill(Number.NaN, CURVE_HEADER);
   return curve;
 }
 
@@ -91,7 +92,7 @@ function knotsOfCurve(curve: OutlookCurve): { d: number; v: number }[] {
  *   expectedPrice(d) = currentPrice × exp(w(h) × trend(d)),  w(h) = 1 − exp(−h / 7)
  *
  * where trend(d) is the route's typical log-price change from today's days-before to
- * d (its mean log price per days-before bucket, {@link routeTrend}, interpolated
+ * d (its mean log price per days-before bucket, {@link outlookCurveOf}, interpolated
  * between bucket centres and anchored at today) and h = daysBefore − d is how far
  * ahead the day is. So the outlook starts at the current price and bends towards the
  * route's usual price movement. It is a typical path, not a prediction of this fare's

@@ -195,7 +195,7 @@ function bucketStd(b: BucketStats): number {
 }
 
 /** Mean log price of the bucket, or undefined when it has too few observations to trust. */
-function bucketLogMean(stats: RouteStats, bucket: number): number | undefined {
+export function bucketLogMean(stats: RouteStats, bucket: number): number | undefined {
   const b = stats.buckets[bucket];
   return b && b.n >= MIN_BUCKET_COUNT ? b.mean : undefined;
 }
