@@ -14,11 +14,13 @@ import { expandOutlook, outlookCurveOf, outlookPricesOfCurve, type OutlookCurve 
 import { priceLevelOf } from './price-level.js';
 import type { ForecastCore, PriceRange, Recommendation, StoredForecast } from './types.js';
 
+const SERIES_KEY = /^[A-Z]{3}-[A-Z]{3}-\d{4}-\d{2}-\d{2}$/;
+
 /** The route and departure date a series key names, e.g. `BCN-BUD-2016-04-20`. */
 export function parseSeriesKey(series: string): { origin: string; destination: string; departureDate: string } {
-  const match = /^([A-Z]{3})-([A-Z]{3})-(\d{4}-\d{2}-\d{2})$/.exec(series);
-  if (!match) throw new Error(`"${series}" is not a series key (ORIGIN-DESTINATION-YYYY-MM-DD)`);
-  return { origin: match[1], destination: match[2], departureDate: match[3] };
+  // test() and fixed offsets: this runs for every forecast, and exec() builds a match array each time.
+  if (!SERIES_KEY.test(series)) throw new Error(`"${series}" is not a series key (ORIGIN-DESTINATION-YYYY-MM-DD)`);
+  return { origin: series.slice(0, 3), destination: series.slice(4, 7), departureDate: series.slice(8) };
 }
 
 /**
@@ -46,7 +48,13 @@ export function lowestPriceOf(currentPrice: number, ratio: Prediction['lowestRat
   expectedLowestPrice: number;
   lowestPriceRange: PriceRange;
 } {
-  const [q10, q50, q90] = [ratio.q10, ratio.q50, ratio.q90].map(clampRatio).sort((a, b) => a - b);
+  // Three values in order, without an array to sort: this runs for every forecast.
+  const a = clampRatio(ratio.q10);
+  const b = clampRatio(ratio.q50);
+  const c = clampRatio(ratio.q90);
+  const q10 = Math.min(a, b, c);
+  const q90 = Math.max(a, b, c);
+  const q50 = a <= b ? (b <= c ? b : Math.max(a, c)) : a <= c ? a : Math.max(b, c);
   return {
     expectedLowestPrice: roundMoney(currentPrice * q50),
     lowestPriceRange: { low: roundMoney(currentPrice * q10), high: roundMoney(currentPrice * q90) },

@@ -1,8 +1,8 @@
 import { FEATURES_EXTRACTED, FORECAST_UPDATED } from '../events/catalog.js';
-import { assembleForecastParts, parseSeriesKey } from '../forecast/assemble.js';
+import { assembleForecastParts } from '../forecast/assemble.js';
 import { forecastUpdatedOf, meaningfulChanges } from '../forecast/change.js';
 import type { ForecastRecord } from '../forecast/types.js';
-import { routeStatsKeyOf, type FeatureRow } from '../model/features.js';
+import { routeStatsKeyOfRow, type FeatureRow } from '../model/features.js';
 import { defineFunction } from '../runtime/define.js';
 import type { LoggedEvent } from '../runtime/types.js';
 import type { FunctionDeps } from './deps.js';
@@ -44,9 +44,7 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
     if (predictions.length !== fresh.length) {
       throw new Error(`model ${model.version} returned ${predictions.length} predictions for ${fresh.length} rows`);
     }
-    const routeKeys = new Set(
-      fresh.map(({ event }) => routeStatsKeyOf({ ...parseSeriesKey(event.series), currency: event.payload.currency })),
-    );
+    const routeKeys = new Set(fresh.map(({ event }) => routeStatsKeyOfRow(event.payload)));
     const routeStats = deps.routes.load([...routeKeys]);
 
     const records: ForecastRecord[] = fresh.map(({ event, asOfMs }, i) => {
@@ -55,7 +53,7 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
         row,
         prediction: predictions[i],
         model,
-        routeStats: routeStats.get(routeStatsKeyOf({ ...parseSeriesKey(row.series), currency: row.currency })),
+        routeStats: routeStats.get(routeStatsKeyOfRow(row)),
       });
       const previous = stored.get(event.series);
       const reasons = meaningfulChanges(previous, core);

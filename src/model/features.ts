@@ -179,6 +179,11 @@ export function routeStatsKeyOf(event: Pick<FareEvent, 'origin' | 'destination' 
   return `${routeKeyOf(event)}:${event.currency}`;
 }
 
+/** {@link routeStatsKeyOf} of the observation a feature row describes. */
+export function routeStatsKeyOfRow(row: Pick<FeatureRow, 'route' | 'currency'>): string {
+  return `${row.route}:${row.currency}`;
+}
+
 export function emptyRouteStats(key: string): RouteStats {
   return { key, buckets: DAYS_BEFORE_BUCKETS.map(() => ({ n: 0, mean: 0, m2: 0, min: 0, moves: 0, drops: 0 })) };
 }

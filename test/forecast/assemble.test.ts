@@ -90,6 +90,19 @@ describe('lowestPriceOf', () => {
     );
   });
 
+  it('gives the ratios in order whatever order the model gave them in, each capped to [0, 1]', () => {
+    const ratio = fc.oneof(fc.double({ min: -0.2, max: 1.5, noNaN: true }), fc.constantFrom(0.5, 1, Number.NaN));
+    fc.assert(
+      fc.property(ratio, ratio, ratio, (a, b, c) => {
+        const [low, mid, high] = [a, b, c].map((r) => (Number.isFinite(r) ? Math.min(1, Math.max(0, r)) : 1)).sort((x, y) => x - y);
+        expect(lowestPriceOf(1000, { q10: a, q50: b, q90: c })).toEqual({
+          expectedLowestPrice: roundMoney(1000 * mid),
+          lowestPriceRange: { low: roundMoney(1000 * low), high: roundMoney(1000 * high) },
+        });
+      }),
+    );
+  });
+
   it('multiplies the current price by the model’s ratios', () => {
     expect(lowestPriceOf(100, { q10: 0.7, q50: 0.85, q90: 0.95 })).toEqual({
       expectedLowestPrice: 85,
@@ -222,6 +235,9 @@ describe('assembleForecast', () => {
   it('reads route and date from series keys', () => {
     expect(parseSeriesKey('CRL-OTP-2016-01-31')).toEqual({ origin: 'CRL', destination: 'OTP', departureDate: '2016-01-31' });
     expect(() => parseSeriesKey('CRL-OTP')).toThrow(/series key/);
+    for (const bad of ['crl-OTP-2016-01-31', 'CRL-OTP-2016-1-31', 'CRL_OTP-2016-01-31', 'CRL-OTP-2016-01-31x']) {
+      expect(() => parseSeriesKey(bad), bad).toThrow(/series key/);
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FareEvent } from '../../src/events/fare-event.js';
-import { emptyRouteStats, emptySeries, FEATURE_NAMES, observe, pointList, routeStatsKeyOf, type RouteStats, type SeriesState } from '../../src/model/features.js';
+import { emptyRouteStats, emptySeries, FEATURE_NAMES, observe, pointList, routeStatsKeyOf, routeStatsKeyOfRow, type RouteStats, type SeriesState } from '../../src/model/features.js';
 
 const column = (name: (typeof FEATURE_NAMES)[number]) => FEATURE_NAMES.indexOf(name);
 
@@ -83,5 +83,14 @@ describe('a series’ points', () => {
     const day39 = rows[days.indexOf(39)];
     expect(day39.vector[column('observations_log')]).toBeCloseTo(Math.log1p(39));
     expect(day39.vector[column('price_vs_max')]).toBe(0);
+  });
+});
+
+describe('routeStatsKeyOfRow', () => {
+  it('names the statistics routeStatsKeyOf names for the observation the row describes', () => {
+    const event = { ...fare('2016-02-20', 3, 42), currency: 'PLN' };
+    const row = observe(emptySeries(event), emptyRouteStats(routeStatsKeyOf(event)), event);
+    expect(routeStatsKeyOfRow(row)).toBe(routeStatsKeyOf(event));
+    expect(routeStatsKeyOfRow(row)).toBe('AAA-BBB:PLN');
   });
 });
