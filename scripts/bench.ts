@@ -1,5 +1,5 @@
 /**
- * The benchmark: `npm run bench [-- --quick] [--json out.json] [--compare old.json] [--profile]`.
+ * The benchmark: `npm run bench [-- --quick] [--json out.json] [--compare old.json] [--profile [--allocations]]`.
  *
  * Starts the real service and two baseline servers as child processes on 127.0.0.1,
  * drives them from this process, and reports each target as a ratio against the
@@ -15,7 +15,15 @@ import { buildService } from './build.mjs';
 import { batchBodies, inTimeOrder, readFares, SHARED_FARES, uniqueEventSource, type BenchFare, type FareData } from './bench/data.js';
 import { eventToForecastLatency, type SeriesCursor } from './bench/latency.js';
 import { closedLoad, type ClosedLoadOptions } from './bench/load.js';
-import { formatFrames, formatProfilesMarkdown, pidOfProfile, summarizeProfiles, type Frame } from './bench/profile.js';
+import {
+  formatAllocations,
+  formatFrames,
+  formatProfilesMarkdown,
+  pidOfProfile,
+  summarizeAllocations,
+  summarizeProfiles,
+  type Frame,
+} from './bench/profile.js';
 import { cpuSeconds, descendantPids, freePort, installCleanup, rssMb, signalDescendants, sleep, spawnNode, treeRssMb, waitForHttp } from './bench/processes.js';
 import {
   formatComparison,
@@ -54,6 +62,7 @@ const { values: args } = parseArgs({
     json: { type: 'string', default: '.bench/latest.json' },
     compare: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    allocations: { type: 'boolean', default: false },
     order: { type: 'string', default: 'file' },
     data: { type: 'string', default: SHARED_FARES },
     keep: { type: 'boolean', default: false },
@@ -672,6 +681,9 @@ async function main(): Promise<void> {
     mkdirSync(modelsDir, { recursive: true });
     notes.push(`no model (${args.models}/current is missing): the service ran without one`);
   }
+  if (args.allocations && !args.profile) throw new Error('--allocations samples allocations next to the CPU profiles: use it with --profile');
+  // Read by the profiling preload of every service process (scripts/bench/cpu-profile.cjs).
+  if (args.allocations) process.env.FARESIGHT_BENCH_ALLOCATIONS = '1';
   const profileDir = (name: string) => (args.profile ? join(profileRoot, name) : undefined);
   if (args.profile) rmSync(profileRoot, { recursive: true, force: true });
 
@@ -774,6 +786,12 @@ async function main(): Promise<void> {
       }));
       for (const p of profiles[name]) {
         process.stdout.write(`\nprofile ${name}, ${p.process}: ${p.file}\n${formatFrames(p.frames).map((l) => `  ${l}`).join('\n')}\n`);
+      }
+      for (const a of summarizeAllocations(join(profileRoot, name))) {
+        const who = pidOfProfile(a.file) === profiledServices.get(name) ? 'the service' : 'a child process of the service';
+        process.stdout.write(
+          `\nallocations ${name}, ${who}: ${a.totalMb.toFixed(0)} MB sampled, ${a.file}\n${formatAllocations(a.sites).map((l) => `  ${l}`).join('\n')}\n`,
+        );
       }
     }
     (report as BenchReport & { profiles?: unknown }).profiles = profiles;

@@ -79,10 +79,66 @@ export function formatFrames(frames: readonly Frame[]): string[] {
   );
 }
 
-/** The pid in a profile's file name (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile). */
+/** The pid in a profile's file name (CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile, or .heapprofile). */
 export function pidOfProfile(file: string): number | undefined {
-  const match = /\.(\d+)\.\d+\.\d+\.cpuprofile$/.exec(file);
+  const match = /\.(\d+)\.\d+\.\d+\.(?:cpu|heap)profile$/.exec(file);
   return match ? Number(match[1]) : undefined;
+}
+
+/** The parts of a V8 sampling heap profile the summary reads: a tree of call frames with the bytes allocated in each. */
+export interface HeapProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+
+/** One allocation site: the bytes sampled as allocated in a function itself. */
+export interface AllocationSite {
+  name: string;
+  location: string;
+  mb: number;
+  share: number;
+}
+
+/** Allocation sites by bytes, highest first; shares are of all bytes sampled. */
+export function topAllocations(profile: { head: HeapProfileNode }, limit = 15): AllocationSite[] {
+  const bySite = new Map<string, AllocationSite>();
+  let total = 0;
+  const pending = [profile.head];
+  for (let node = pending.pop(); node; node = pending.pop()) {
+    pending.push(...node.children);
+    if (node.selfSize === 0) continue;
+    total += node.selfSize;
+    const name = node.callFrame.functionName || '(anonymous)';
+    const location = shortLocation(node.callFrame.url, node.callFrame.lineNumber);
+    const key = `${name}@${location}`;
+    const site = bySite.get(key) ?? { name, location, mb: 0, share: 0 };
+    site.mb += node.selfSize / 1e6;
+    bySite.set(key, site);
+  }
+  const sites = [...bySite.values()].sort((a, b) => b.mb - a.mb).slice(0, limit);
+  for (const s of sites) s.share = total > 0 ? (s.mb * 1e6) / total : 0;
+  return sites;
+}
+
+/** Summaries of the main-thread allocation profiles (Heap.*.heapprofile) in a folder. */
+export function summarizeAllocations(dir: string, limit = 15): { file: string; sites: AllocationSite[]; totalMb: number }[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => /\.\d+\.0\.\d+\.heapprofile$/.test(f));
+  } catch {
+    return [];
+  }
+  return files.map((file) => {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { head: HeapProfileNode; samples?: { size: number }[] };
+    const totalMb = (profile.samples ?? []).reduce((sum, s) => sum + s.size, 0) / 1e6;
+    return { file: join(dir, file), sites: topAllocations(profile, limit), totalMb };
+  });
+}
+
+/** Allocation sites as text lines: share, MB, name, location. */
+export function formatAllocations(sites: readonly AllocationSite[]): string[] {
+  return sites.map((s) => `${(s.share * 100).toFixed(1).padStart(5)}%  ${s.mb.toFixed(0).padStart(7)} MB  ${s.name}  ${s.location}`);
 }
 
 /** Profile summaries as Markdown: one table of top frames per phase and process. */

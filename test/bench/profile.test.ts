@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { formatProfilesMarkdown, pidOfProfile, shortLocation, topFrames, type CpuProfile } from '../../scripts/bench/profile.js';
+import {
+  formatProfilesMarkdown,
+  pidOfProfile,
+  shortLocation,
+  topAllocations,
+  topFrames,
+  type CpuProfile,
+  type HeapProfileNode,
+} from '../../scripts/bench/profile.js';
 
 const frame = (id: number, functionName: string, url: string) => ({ id, callFrame: { functionName, url, lineNumber: 9 } });
 
@@ -53,5 +61,35 @@ describe('pidOfProfile', () => {
   it('reads the pid from the names node and the preload give profiles', () => {
     expect(pidOfProfile('/x/CPU.20261125.090416.23452.0.001.cpuprofile')).toBe(23452);
     expect(pidOfProfile('notes.txt')).toBeUndefined();
+  });
+});
+
+describe('topAllocations', () => {
+  const frame = (functionName: string, url = 'file:///repo/dist/index.js', lineNumber = 9) => ({ functionName, url, lineNumber });
+  const node = (name: string, selfSize: number, children: HeapProfileNode[] = [], url?: string): HeapProfileNode => ({
+    callFrame: frame(name, url),
+    selfSize,
+    children,
+  });
+
+  it('sums the bytes of each function over the whole call tree, highest first, with shares of all bytes', () => {
+    const profile = {
+      head: node('(root)', 0, [
+        node('save', 300, [node('stringify', 500, [], 'node:internal/x')]),
+        node('load', 100, [node('save', 100)]),
+      ]),
+    };
+    const sites = topAllocations(profile, 2);
+    expect(sites.map((s) => [s.name, s.location])).toEqual([
+      ['stringify', 'node:internal/x:10'],
+      ['save', 'dist/index.js:10'],
+    ]);
+    expect(sites[1].mb).toBeCloseTo(400 / 1e6);
+    expect(sites[0].share).toBeCloseTo(0.5);
+    expect(sites[1].share).toBeCloseTo(0.4);
+  });
+
+  it('are told apart by process like CPU profiles', () => {
+    expect(pidOfProfile('/x/Heap.20261201.142700.4242.0.001.heapprofile')).toBe(4242);
   });
 });
