@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { outlookPricesOfCurve } from '../forecast/outlook.js';
+import { packFloats, unpackFloats } from './packed.js';
 import { rowCachesOf } from './row-cache.js';
 import type {
   DepartureSummary,
@@ -47,17 +48,6 @@ interface DepartureRow {
   last_observed_at: number;
   points: Buffer;
   payload: string | null;
-}
-
-/** Packed Float64s as a Buffer (little-endian, as the series points are stored). */
-function packFloats(values: Float64Array): Buffer {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-}
-
-/** A Float64Array over a stored blob, copied only when the blob is not 8-byte aligned. */
-function unpackFloats(blob: Buffer): Float64Array {
-  if (blob.byteOffset % 8 === 0) return new Float64Array(blob.buffer, blob.byteOffset, blob.byteLength / 8);
-  return new Float64Array(Uint8Array.from(blob).buffer);
 }
 
 /** The last price of packed (epoch ms, price) Float64 pairs, without decoding them all. */

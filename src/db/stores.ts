@@ -5,11 +5,11 @@ import {
   pointList,
   pricePointsOf,
   type BucketStats,
-  type PricePoint,
   type PricePoints,
   type RouteStats,
   type SeriesState,
 } from '../model/features.js';
+import { unpackFloats } from './packed.js';
 import { rowCachesOf } from './row-cache.js';
 
 interface SeriesRow {
@@ -29,9 +29,7 @@ export function encodePoints(points: PricePoints): Buffer {
 
 /** The stored points, in arrays of their own (with room to grow), which callers may mutate. */
 export function decodePoints(buffer: Buffer): PricePoints {
-  // A Float64Array view needs 8-byte alignment; an unaligned blob is copied first (the points copy it anyway).
-  const bytes = buffer.byteOffset % 8 === 0 ? buffer : new Uint8Array(buffer);
-  return pricePointsOf(new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8));
+  return pricePointsOf(unpackFloats(buffer));
 }
 
 const rowToSeries = (row: SeriesRow): SeriesState => ({
@@ -139,7 +137,7 @@ export function encodeBuckets(buckets: readonly BucketStats[]): Buffer {
 
 /** The buckets {@link encodeBuckets} packed. */
 export function decodeBuckets(packed: Buffer): BucketStats[] {
-  const values = new Float64Array(packed.buffer, packed.byteOffset, packed.byteLength / 8);
+  const values = unpackFloats(packed);
   const width = values[0];
   const field = (at: number, f: number) => (f < width && !Number.isNaN(values[at + f]) ? values[at + f] : undefined);
   const buckets: BucketStats[] = new Array((values.length - 1) / width);
