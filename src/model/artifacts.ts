@@ -3,6 +3,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FEATURE_NAMES, FEATURE_VERSION } from './features.js';
+import { compileNetwork, type Forward } from './forward.js';
 import { decodeRow, OUTPUT_SIZE } from './network.js';
 import type { FareModel, Prediction } from './predictor.js';
 import { tf } from './tf.js';
@@ -119,11 +120,13 @@ export function scaleIntervals(raw: RawPredictions, scale: number): RawPredictio
 }
 
 /**
- * Runs the network on already-normalised rows, in chunks so memory stays flat. The raw
- * outputs are read back and decoded in JavaScript ({@link decodeRow}): cheaper than a
- * handful of tfjs operations per chunk.
+ * Runs the network (or its compiled forward pass) on already-normalised rows, in chunks so
+ * memory stays flat. The raw outputs are read back and decoded in JavaScript
+ * ({@link decodeRow}): cheaper than a handful of tfjs operations per chunk.
  */
-export function predictRaw(network: tf.LayersModel, input: Float32Array, width: number, chunk = 16_384): RawPredictions {
+export function predictRaw(network: tf.LayersModel | Forward, input: Float32Array, width: number, chunk = 16_384): RawPredictions {
+  // apply(), not predict(): predict() slices its input into batches of 32, which is very slow on wasm.
+  const forward: Forward = typeof network === 'function' ? network : (x) => network.apply(x, { training: false }) as tf.Tensor2D;
   const n = input.length / width;
   const out: RawPredictions = {
     probability: new Float32Array(n),
@@ -135,8 +138,7 @@ export function predictRaw(network: tf.LayersModel, input: Float32Array, width: 
     const end = Math.min(n, start + chunk);
     const raw = tf.tidy(() => {
       const x = tf.tensor2d(input.subarray(start * width, end * width), [end - start, width]);
-      // apply(), not predict(): predict() slices its input into batches of 32, which is very slow on wasm.
-      return (network.apply(x, { training: false }) as tf.Tensor2D).dataSync() as Float32Array;
+      return forward(x).dataSync() as Float32Array;
     });
     for (let i = start; i < end; i++) {
       const heads = decodeRow(raw, (i - start) * OUTPUT_SIZE);
@@ -152,6 +154,7 @@ export function predictRaw(network: tf.LayersModel, input: Float32Array, width: 
 /** Wraps a network and its metadata as a ready-to-serve FareModel. */
 export function createFareModel(network: tf.LayersModel, meta: ModelMeta): LoadedFareModel {
   const width = meta.featureNames.length;
+  const compiled = compileNetwork(network);
   let disposed = false;
   return {
     version: meta.version,
@@ -164,7 +167,7 @@ export function createFareModel(network: tf.LayersModel, meta: ModelMeta): Loade
       if (disposed) throw new Error(`model ${meta.version} was disposed`);
       if (vectors.length === 0) return [];
       const raw = scaleIntervals(
-        predictRaw(network, normalize(vectors, meta.normalization.mean, meta.normalization.std), width),
+        predictRaw(compiled.forward, normalize(vectors, meta.normalization.mean, meta.normalization.std), width),
         meta.calibration?.intervalScale ?? 1,
       );
       const out: Prediction[] = new Array(vectors.length);
@@ -181,6 +184,7 @@ export function createFareModel(network: tf.LayersModel, meta: ModelMeta): Loade
     dispose() {
       if (disposed) return;
       disposed = true;
+      compiled.dispose();
       network.dispose();
     },
   };
