@@ -91,7 +91,11 @@ export function createIngestCommitter(storage: RuntimeStorage): IngestCommitter 
       storage.transaction(() => {
         for (const submission of submissions) {
           try {
-            submission.result = storage.transaction(() => appendFareEvents(storage, submission.events));
+            // A lone event writes nothing when it conflicts, so it needs no savepoint to undo.
+            submission.result =
+              submission.events.length === 1
+                ? appendFareEvents(storage, submission.events)
+                : storage.transaction(() => appendFareEvents(storage, submission.events));
           } catch (error) {
             // Storage trouble fails the whole group; a conflict only its own request.
             if (!(error instanceof AppError)) throw error;

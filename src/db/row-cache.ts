@@ -72,6 +72,26 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
     return versionOfTurn;
   };
 
+  // better-sqlite3 builds a transaction function with four wrapped variants on every
+  // db.transaction(fn) call (about 7 µs of a savepoint's 10, measured in a group commit), so
+  // one is built here and runs whatever function is current. It opens a savepoint by itself
+  // when a transaction is open.
+  let body: () => unknown = () => undefined;
+  const transactionOfBody = sqlite.transaction(() => body());
+  const savepoint = transactionOfBody;
+  const immediate = transactionOfBody.immediate;
+  const runWith = <T>(wrapper: () => unknown, fn: () => T): T => {
+    const outer = body;
+    body = fn;
+    try {
+      return wrapper() as T;
+    } finally {
+      body = outer;
+    }
+  };
+  const runInSavepoint = <T>(fn: () => T): T => runWith(savepoint, fn);
+  const runImmediate = <T>(fn: () => T): T => runWith(immediate, fn);
+
   const dropAll = () => {
     for (const cache of caches) cache.clear();
   };
@@ -137,7 +157,7 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
     transaction<T>(fn: () => T): T {
       if (sqlite.inTransaction) {
         try {
-          return sqlite.transaction(fn)();
+          return runInSavepoint(fn);
         } catch (error) {
           // A savepoint rolled back inside a transaction that goes on: what was put may be
           // undone, so forget it all; the rest of the transaction starts the caches afresh.
@@ -149,7 +169,7 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
       let result: T;
       inTransaction = true;
       try {
-        result = sqlite.transaction(() => {
+        result = runImmediate(() => {
           // The write lock is held from here to the commit: no other connection commits in between.
           const version = dataVersion.get() as number;
           // Fresher than this turn's look, if there was one: later reads of the turn use it too.
@@ -160,7 +180,7 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
             trustedVersion = version;
           }
           return fn();
-        }).immediate();
+        });
       } catch (error) {
         inTransaction = false;
         // Rolled back (or never begun): what was put is forgotten, and total_changes() has

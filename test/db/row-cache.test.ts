@@ -101,6 +101,34 @@ describe('row caches', () => {
     expect([cache.get('a'), cache.get('b'), cache.get('c')]).toEqual([undefined, undefined, '1']);
   });
 
+  it('run nested transactions as savepoints, each its own function and result, a failed one undone alone', () => {
+    const { sqlite, caches, write } = open();
+    const value = (k: string) => sqlite.prepare('SELECT v FROM kv WHERE k = ?').pluck().get(k);
+    const result = caches.transaction(() => {
+      write('outer', '1');
+      const inner = caches.transaction(() => {
+        write('inner', '1');
+        expect(() =>
+          caches.transaction(() => {
+            write('innermost', '1');
+            throw new Error('undo the innermost');
+          }),
+        ).toThrow('undo the innermost');
+        return caches.transaction(() => {
+          write('sibling', '1');
+          return 'sibling result';
+        });
+      });
+      write('after', '1');
+      return `${inner}, outer result`;
+    });
+    expect(result).toBe('sibling result, outer result');
+    expect(['outer', 'inner', 'innermost', 'sibling', 'after'].map(value)).toEqual(['1', '1', undefined, '1', '1']);
+    expect(sqlite.inTransaction).toBe(false);
+    // The next transaction runs its own function, not one left over from before.
+    expect(caches.transaction(() => 'next')).toBe('next');
+  });
+
   it('are not trusted after a write of this connection outside their transactions', () => {
     const { sqlite, caches, cache, write } = open();
     caches.transaction(() => write('a', '1'));

@@ -70,6 +70,25 @@ describe('group commit of fare events', () => {
     expect(countRows(service, 'event_log', "type = ? AND time = ?", FARE_OBSERVED, Date.parse('2016-04-02T09:00:00Z'))).toBe(0);
   });
 
+  it('rejects a lone conflicting event without touching the other requests of its group', async () => {
+    const service = makeService();
+    const committer = createIngestCommitter(service.storage);
+    await committer.submit(valid([fareEvent({ price: 10 })]));
+    const outcomes = await Promise.allSettled([
+      committer.submit(valid([fareEvent({ observedAt: '2016-04-03T09:00:00Z' })])),
+      committer.submit(valid([fareEvent({ price: 12 })])),
+      committer.submit(valid([fareEvent({ price: 10 })])),
+      committer.submit(valid([fareEvent({ observedAt: '2016-04-04T09:00:00Z' })])),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'conflict' });
+    expect((outcomes[2] as PromiseFulfilledResult<{ duplicates: number }>).value.duplicates).toBe(1);
+    expect(countRows(service, 'event_log', 'type = ?', FARE_OBSERVED)).toBe(3);
+    const stored = service.database.sqlite.prepare('SELECT payload FROM event_log WHERE type = ? ORDER BY seq').pluck().all(FARE_OBSERVED) as string[];
+    const basePrice = fareEvent().price;
+    expect(stored.map((p) => (JSON.parse(p) as { price: number }).price)).toEqual([10, basePrice, basePrice]);
+  });
+
   it('rejects every request of the group and stores nothing when the storage is locked', async () => {
     const path = tempDbPath();
     const service = makeService({ dbPath: path });
