@@ -5,7 +5,7 @@ import { AppError, type Issue } from '../errors.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
 import { errorResponses, zodIssues } from './envelope.js';
-import { nodeRequest, requestHeader } from './headers.js';
+import { jsonResponse, nodeRequest, requestHeader } from './headers.js';
 
 /** The most events one request may carry. */
 export const MAX_EVENTS_PER_REQUEST = 10_000;
@@ -207,9 +207,9 @@ export function registerEvents(app: App, deps: AppDeps): void {
       deps.runtime.notify();
       if (wait === 'true') {
         const { pending } = await deps.runtime.waitFor(result.maxSeq, WAIT_TIMEOUT_MS);
-        return c.json({ accepted: result.accepted, duplicates: result.duplicates, pending }, 202);
+        return jsonResponse(c, { accepted: result.accepted, duplicates: result.duplicates, pending }, 202);
       }
-      return c.json({ accepted: result.accepted, duplicates: result.duplicates }, 202);
+      return jsonResponse(c, { accepted: result.accepted, duplicates: result.duplicates }, 202);
     },
   );
 }

@@ -116,7 +116,7 @@ type ForecastResponse = Response & (TypedResponse<ForecastBody, 200, 'json'> | T
 function respondWith(c: Context<AppEnv>, rendered: RenderedForecast): ForecastResponse {
   const res = ifNoneMatchHits(requestHeader(c, 'if-none-match'), rendered.etag)
     ? notModifiedResponse(c, rendered.etag)
-    : completeJsonResponse(c, rendered.body, rendered.etag);
+    : completeJsonResponse(c, rendered.body, { etag: rendered.etag });
   return res as ForecastResponse;
 }
 

@@ -3,7 +3,7 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { describe, expect, it } from 'vitest';
 import type { AppEnv } from '../../src/http/context.js';
-import { completeJsonResponse, responseHeaders, SECURITY_HEADERS } from '../../src/http/headers.js';
+import { completeJsonResponse, jsonResponse, responseHeaders, SECURITY_HEADERS } from '../../src/http/headers.js';
 
 /** Every header of a response but the ones that differ per request or per body. */
 function headerSet(res: Response): Record<string, string> {
@@ -29,6 +29,30 @@ describe('the response headers middleware', () => {
     expect(SECURITY_HEADERS).toEqual(expected);
     expect(headerSet(await ours.request('/x'))).toEqual(expected);
     expect(headerSet(await ours.request('/complete'))).toEqual(expected);
+  });
+
+  it('answers jsonResponse() as c.json() answers through the middleware: status, body, every header', async () => {
+    const app = new Hono<AppEnv>();
+    app.use('*', responseHeaders());
+    const value = { accepted: 2, duplicates: 0, note: 'ünïcode' };
+    app.get('/json', (c) => c.json(value, 202));
+    app.get('/complete', (c) => jsonResponse(c, value, 202));
+    const headers = { 'x-request-id': 'same-id' };
+    const [viaJson, viaComplete] = await Promise.all([app.request('/json', { headers }), app.request('/complete', { headers })]);
+    expect(viaComplete.status).toBe(202);
+    // c.json() leaves the length to the Node adapter; a complete response states it.
+    const all = (res: Response) => {
+      const out: Record<string, string> = {};
+      res.headers.forEach((value, name) => {
+        if (name !== 'content-length') out[name] = value;
+      });
+      return out;
+    };
+    const body = await viaComplete.text();
+    expect(body).toBe(await viaJson.text());
+    expect(all(viaComplete)).toEqual(all(viaJson));
+    expect(Object.keys(all(viaComplete)).length).toBeGreaterThan(12);
+    expect(viaComplete.headers.get('content-length')).toBe(String(Buffer.byteLength(body)));
   });
 
   it('keeps a client’s request id on the same terms as hono’s requestId()', async () => {
