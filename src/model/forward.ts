@@ -4,9 +4,11 @@ import { tf } from './tf.js';
  * The serving forward pass. A layers model runs every layer through tfjs-layers' graph
  * executor, which costs 0.2–0.3 ms per call for the averaged ensemble whatever the batch
  * size (on wasm): more than the arithmetic for the few dozen rows a predict invocation
- * holds. This turns the networks that {@link buildNetwork} and {@link averageNetworks} make
- * into a few fused matrix products on the same weights: for the shipped ensemble, 46 against
- * 278 µs for one row, 197 against 296 µs for 60, 1.84 against 1.97 ms for 1,000.
+ * holds. This runs the networks that {@link buildNetwork} and {@link averageNetworks} make
+ * as fused matrix products on the same weights, member by member: for the shipped ensemble,
+ * 149 against 363 µs for one row, 225 against 401 µs for 60, 1.95 against 2.17 ms for 1,000.
+ * (Merging the members into one block-diagonal network is faster still for small batches, but
+ * two paths by batch size gave a row predictions that differed in the 7th digit with its batch.)
  */
 
 /** Runs normalised rows [n, inputs] to raw outputs [n, outputs]. */
@@ -20,14 +22,6 @@ export interface CompiledNetwork {
   /** Frees the tensors the compiled pass holds (not the network's own weights). */
   dispose(): void;
 }
-
-/**
- * Batches up to this many rows run through the members merged into one wider network
- * (block-diagonal weights: three products in all). Larger ones run each member's
- * products, which wastes no arithmetic on the zero blocks (on wasm, merged against member
- * by member: 197 against 220 µs for 60 rows, 384 against 338 µs for 128).
- */
-export const MERGED_MAX_ROWS = 64;
 
 interface DenseStep {
   kernel: tf.Tensor2D;
@@ -91,50 +85,6 @@ function membersOf(network: tf.LayersModel, created: tf.Tensor[]): DenseStep[][]
   return members;
 }
 
-/** The same activations at every depth, so that members can be merged depth by depth. */
-function mergeable(members: DenseStep[][]): boolean {
-  return members.every((m) => m.length === members[0].length && m.every((step, d) => step.activation === members[0][d].activation));
-}
-
-/** Matrices side by side on the diagonal, zeros elsewhere. */
-function blockDiagonal(blocks: tf.Tensor2D[]): tf.Tensor2D {
-  const rows = blocks.reduce((sum, b) => sum + b.shape[0], 0);
-  const cols = blocks.reduce((sum, b) => sum + b.shape[1], 0);
-  const out = new Float32Array(rows * cols);
-  let r0 = 0;
-  let c0 = 0;
-  for (const block of blocks) {
-    const [r, c] = block.shape;
-    const values = block.dataSync();
-    for (let i = 0; i < r; i++) out.set(values.subarray(i * c, (i + 1) * c), (r0 + i) * cols + c0);
-    r0 += r;
-    c0 += c;
-  }
-  return tf.tensor2d(out, [rows, cols]);
-}
-
-/**
- * One network equal to the average of the members: the first layers side by side (they
- * read the same input), the hidden ones block-diagonal, the heads stacked and scaled by 1/k.
- */
-function mergeMembers(members: DenseStep[][]): DenseStep[] {
-  const k = members.length;
-  const depth = members[0].length;
-  return tf.tidy(() =>
-    members[0].map((_, d) => {
-      const kernels = members.map((m) => m[d].kernel);
-      const biases = members.map((m) => m[d].bias);
-      const activation = members[0][d].activation;
-      if (d === depth - 1) {
-        const kernel = (depth === 1 ? tf.addN(kernels) : tf.concat(kernels, 0)).div(k) as tf.Tensor2D;
-        return { kernel: tf.keep(kernel), bias: tf.keep(tf.addN(biases).div(k) as tf.Tensor1D), activation };
-      }
-      const kernel = d === 0 ? (tf.concat(kernels, 1) as tf.Tensor2D) : blockDiagonal(kernels);
-      return { kernel: tf.keep(kernel), bias: tf.keep(tf.concat(biases, 0) as tf.Tensor1D), activation };
-    }),
-  );
-}
-
 function runChain(x: tf.Tensor2D, steps: readonly DenseStep[]): tf.Tensor2D {
   let h = x;
   for (const { kernel, bias, activation } of steps) h = tf.fused.matMul({ a: h, b: kernel, bias, activation }) as tf.Tensor2D;
@@ -153,18 +103,14 @@ export function compileNetwork(network: tf.LayersModel): CompiledNetwork {
     owned.forEach((t) => t.dispose());
     return { forward: (x) => network.apply(x, { training: false }) as tf.Tensor2D, fused: false, dispose: () => {} };
   }
-  const merged = members.length > 1 && mergeable(members) ? mergeMembers(members) : undefined;
   const k = members.length;
-  const forward: Forward = (x) => {
-    if (k === 1) return runChain(x, members[0]);
-    if (merged && x.shape[0] <= MERGED_MAX_ROWS) return runChain(x, merged);
-    return tf.addN(members.map((m) => runChain(x, m))).div(k) as tf.Tensor2D;
-  };
+  // One path whatever the batch: a row's prediction must not depend on the rows batched with it
+  // (a replay batches events differently and must store the same forecasts).
+  const forward: Forward = (x) => (k === 1 ? runChain(x, members[0]) : (tf.addN(members.map((m) => runChain(x, m))).div(k) as tf.Tensor2D));
   return {
     forward,
     fused: true,
     dispose() {
-      for (const step of merged ?? []) owned.push(step.kernel, step.bias);
       owned.forEach((t) => t.dispose());
       owned.length = 0;
     },

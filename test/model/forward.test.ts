@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createFareModel, predictRaw } from '../../src/model/artifacts.js';
-import { compileNetwork, MERGED_MAX_ROWS } from '../../src/model/forward.js';
+import { compileNetwork } from '../../src/model/forward.js';
 import { averageNetworks, buildNetwork, OUTPUT_SIZE } from '../../src/model/network.js';
 import { tinyMeta } from '../../src/model/testing.js';
 import { initTensorflow, tf } from '../../src/model/tf.js';
@@ -53,7 +53,7 @@ describe('compiled forward pass', () => {
     randomizeBiases(network, 1);
     const compiled = compileNetwork(network);
     expect(compiled.fused).toBe(true);
-    for (const n of [1, 9, MERGED_MAX_ROWS + 3]) {
+    for (const n of [1, 9, 131]) {
       const input = rows(n, n);
       const out = outputs(compiled.forward, input);
       expect(out.length).toBe(n * OUTPUT_SIZE);
@@ -63,13 +63,34 @@ describe('compiled forward pass', () => {
     network.dispose();
   });
 
-  it('computes the average of an ensemble, merged for small batches and member by member for large ones', () => {
+  it('computes the average of an ensemble', () => {
     const network = ensemble(3);
     const compiled = compileNetwork(network);
     expect(compiled.fused).toBe(true);
-    for (const n of [1, MERGED_MAX_ROWS, MERGED_MAX_ROWS + 1, 3 * MERGED_MAX_ROWS]) {
+    for (const n of [1, 64, 65, 300]) {
       const input = rows(n, 7 + n);
       expect(maxDifference(outputs(compiled.forward, input), outputs(applied(network), input))).toBeLessThan(1e-5);
+    }
+    compiled.dispose();
+    network.dispose();
+  });
+
+  it('predicts a row the same, to the bit, whatever rows share its batch', () => {
+    // A replay of the log batches events differently from the live run and must store the same forecasts.
+    const width = 45;
+    const members = [1, 2, 3].map((k) => buildNetwork({ inputSize: width, hidden: [64, 32], dropout: 0.1, seed: k, name: `member_${k}` }));
+    const network = averageNetworks(members, width);
+    const compiled = compileNetwork(network);
+    let s = 9;
+    const input = Float32Array.from({ length: 300 * width }, () => ((s = (s * 16807) % 2147483647) / 2147483647) * 4 - 2);
+    const run = (from: number, count: number) =>
+      tf.tidy(() => compiled.forward(tf.tensor2d(input.subarray(from * width, (from + count) * width), [count, width])).dataSync() as Float32Array);
+    const alone = Array.from({ length: 300 }, (_, i) => Array.from(run(i, 1)));
+    for (const size of [2, 7, 64, 65, 128, 300]) {
+      for (let from = 0; from + size <= 300; from += size) {
+        const batch = run(from, size);
+        for (let r = 0; r < size; r++) expect(Array.from(batch.subarray(r * OUTPUT_SIZE, (r + 1) * OUTPUT_SIZE)), `row ${from + r} in ${size}`).toEqual(alone[from + r]);
+      }
     }
     compiled.dispose();
     network.dispose();
@@ -88,12 +109,17 @@ describe('compiled forward pass', () => {
     network.dispose();
   });
 
-  it('frees every tensor it made when disposed', () => {
-    const network = ensemble(3);
+  it('frees the tensors it made when disposed: the zero biases of layers without one', () => {
+    const input = tf.input({ shape: [WIDTH] });
+    const hidden = tf.layers.dense({ units: 5, activation: 'relu', useBias: false }).apply(input) as tf.SymbolicTensor;
+    const heads = tf.layers.dense({ units: OUTPUT_SIZE, useBias: false }).apply(hidden) as tf.SymbolicTensor;
+    const network = tf.model({ inputs: input, outputs: heads });
     const before = tf.memory().numTensors;
     const compiled = compileNetwork(network);
-    outputs(compiled.forward, rows(2));
-    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    expect(compiled.fused).toBe(true);
+    expect(tf.memory().numTensors).toBe(before + 2);
+    const x = rows(3);
+    expect(maxDifference(outputs(compiled.forward, x), outputs(applied(network), x))).toBeLessThan(1e-6);
     compiled.dispose();
     expect(tf.memory().numTensors).toBe(before);
     network.dispose();
