@@ -1,11 +1,11 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
+import type { IncomingMessage } from 'node:http';
 import { FareEventInput, type FareEvent } from '../events/fare-event.js';
 import { AppError, type Issue } from '../errors.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
 import { errorResponses, zodIssues } from './envelope.js';
-import type { IncomingMessage } from 'node:http';
 import { jsonResponse, nodeRequest, requestHeader } from './headers.js';
 
 /** The most events one request may carry. */
@@ -141,7 +141,7 @@ async function readBody(c: Context): Promise<string> {
  * allocated about 1.7 KB of promises and closures per single-event POST (sampled under
  * the benchmark's single-event load), more than the body itself.
  */
-function readNodeBody(incoming: IncomingMessage): Promise<Uint8Array> {
+export function readNodeBody(incoming: Pick<IncomingMessage, 'on' | 'off' | 'resume' | 'readableEnded' | 'destroyed'>): Promise<Uint8Array> {
   // Events that already happened would never come: settle now.
   if (incoming.readableEnded) return Promise.resolve(new Uint8Array(0));
   if (incoming.destroyed) return Promise.reject(new Error('the request was aborted before its body ended'));

@@ -71,3 +71,40 @@ describe('POST /v1/events bodies over HTTP', () => {
     expect((service.database.sqlite.prepare('SELECT count(*) AS n FROM event_log').get() as { n: number }).n).toBe(0);
   });
 });
+
+describe('reading a Node request body', () => {
+  it('joins its chunks, refuses one over the limit while draining the rest, and fails when the request is aborted', async () => {
+    const { PassThrough } = await import('node:stream');
+    const { readNodeBody } = await import('../../src/http/events.js');
+    type Incoming = Parameters<typeof readNodeBody>[0];
+
+    const chunked = new PassThrough();
+    const joined = readNodeBody(chunked as unknown as Incoming);
+    chunked.write('{"a":');
+    chunked.end('1}');
+    expect(Buffer.from(await joined).toString()).toBe('{"a":1}');
+
+    const huge = new PassThrough();
+    const refused = readNodeBody(huge as unknown as Incoming);
+    const piece = Buffer.alloc(1024 * 1024, 0x20);
+    for (let i = 0; i < 11; i++) huge.write(piece);
+    await expect(refused).rejects.toMatchObject({ code: 'payload_too_large' });
+    // What the client goes on sending is read and dropped, not buffered.
+    huge.end(piece);
+    await new Promise((resolve) => huge.once('end', resolve));
+    expect(huge.readableLength).toBe(0);
+
+    const aborted = new PassThrough();
+    const cut = readNodeBody(aborted as unknown as Incoming);
+    aborted.write('{"a":');
+    aborted.destroy();
+    await expect(cut).rejects.toThrow('aborted');
+    await expect(readNodeBody(aborted as unknown as Incoming)).rejects.toThrow('aborted');
+
+    const ended = new PassThrough();
+    ended.end();
+    ended.resume();
+    await new Promise((resolve) => ended.once('end', resolve));
+    expect((await readNodeBody(ended as unknown as Incoming)).byteLength).toBe(0);
+  });
+});
