@@ -1,5 +1,6 @@
 import { createApp } from './app.js';
 import type { Config } from './config.js';
+import { startWalCheckpoints, type WalCheckpoints } from './db/checkpoints.js';
 import { openDatabase, type DatabaseHandle } from './db/client.js';
 import { createSqliteForecastStore } from './db/forecast-store.js';
 import { createSqliteRuntimeStorage } from './db/runtime-storage.js';
@@ -46,6 +47,8 @@ export interface ServiceOptions {
   modelProvider?: ServiceModelProvider;
   /** Settings of every retrain this service runs (tests use tiny trainings). */
   retrainJob?: Partial<Omit<RetrainJob, 'modelsDir' | 'reason'>>;
+  /** How often a file database's WAL is checkpointed between transactions (see startWalCheckpoints). */
+  checkpointIntervalMs?: number;
 }
 
 /** The whole service, wired: database, runtime, functions and HTTP app. */
@@ -58,6 +61,8 @@ export interface Service {
   logger: Logger;
   /** The serving model, followed on disk (models/current) unless a test replaced it. */
   modelProvider: ServiceModelProvider;
+  /** The WAL checkpoints of a file database; undefined for `:memory:`. */
+  checkpoints: WalCheckpoints | undefined;
   /** Stops the runtime, letting in-flight work finish, then closes the database. */
   close(): Promise<void>;
 }
@@ -70,6 +75,7 @@ export function createService(options: ServiceOptions): Service {
   const storage = createSqliteRuntimeStorage(database.sqlite);
   const modelProvider: ServiceModelProvider = options.modelProvider ?? createModelProvider({ modelsDir: config.FARESIGHT_MODELS_DIR, logger });
   const inMemory = config.FARESIGHT_DB_PATH === ':memory:';
+  const checkpoints = inMemory ? undefined : startWalCheckpoints(database.sqlite, options.checkpointIntervalMs);
   // Closing the service stops a training in progress instead of waiting minutes for it.
   const stopTraining = new AbortController();
   const retrainDeps: RetrainDeps = {
@@ -129,10 +135,12 @@ export function createService(options: ServiceOptions): Service {
     functionDeps,
     logger,
     modelProvider,
+    checkpoints,
     async close() {
       stopTraining.abort();
       await runtime.stop();
       modelProvider.close?.();
+      checkpoints?.stop();
       database.close();
     },
   };
