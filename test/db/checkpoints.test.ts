@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWalCheckpoints } from '../../src/db/checkpoints.js';
+import { BACKSTOP_AUTOCHECKPOINT_PAGES, startWalCheckpoints } from '../../src/db/checkpoints.js';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { cleanupTemp, closeServices, makeService, tempDbPath } from '../helpers/index.js';
 
@@ -31,7 +31,7 @@ function scratch() {
 }
 
 describe('WAL checkpoints between transactions', () => {
-  it('keep the WAL small without SQLite’s automatic checkpoints', async () => {
+  it('keep the WAL small, below SQLite’s automatic checkpoints', async () => {
     const off = scratch();
     off.sqlite.pragma('wal_autocheckpoint = 0');
     await off.writeFor(120);
@@ -40,7 +40,7 @@ describe('WAL checkpoints between transactions', () => {
 
     const on = scratch();
     const checkpoints = startWalCheckpoints(on.sqlite, 10);
-    expect(on.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    expect(on.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_AUTOCHECKPOINT_PAGES);
     await on.writeFor(120);
     expect(checkpoints.count).toBeGreaterThan(5);
     // A checkpoint that copied everything lets the next writer start the WAL again from its beginning.
@@ -68,6 +68,6 @@ describe('WAL checkpoints between transactions', () => {
     expect(makeService().checkpoints).toBeUndefined();
     const service = makeService({ dbPath: tempDbPath() });
     expect(service.checkpoints).toBeDefined();
-    expect(service.database.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+    expect(service.database.sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(BACKSTOP_AUTOCHECKPOINT_PAGES);
   });
 });
