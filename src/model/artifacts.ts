@@ -184,7 +184,6 @@ export function createFareModel(network: tf.LayersModel, meta: ModelMeta): Loade
     dispose() {
       if (disposed) return;
       disposed = true;
-      compiled.dispose();
       network.dispose();
     },
   };

@@ -14,18 +14,17 @@ import { tf } from './tf.js';
 /** Runs normalised rows [n, inputs] to raw outputs [n, outputs]. */
 export type Forward = (x: tf.Tensor2D) => tf.Tensor2D;
 
-/** A network's forward pass with the tensors it holds. */
+/** A network's forward pass, on the network's own weights: it holds no tensors of its own. */
 export interface CompiledNetwork {
   forward: Forward;
   /** True when the network's layers were recognised and run as fused products. */
   fused: boolean;
-  /** Frees the tensors the compiled pass holds (not the network's own weights). */
-  dispose(): void;
 }
 
 interface DenseStep {
   kernel: tf.Tensor2D;
-  bias: tf.Tensor1D;
+  /** Absent for a layer without one. */
+  bias?: tf.Tensor1D;
   activation: 'relu' | 'linear';
 }
 
@@ -37,7 +36,7 @@ const inboundOf = (layer: LayerLike) => layer.inboundNodes?.[0]?.inboundLayers ?
  * The dense steps of a chain InputLayer → (Dense | Dropout)* → Dense, or undefined for any
  * other shape. Dropout is the identity when serving.
  */
-function denseChain(model: tf.LayersModel, created: tf.Tensor[]): DenseStep[] | undefined {
+function denseChain(model: tf.LayersModel): DenseStep[] | undefined {
   const layers = model.layers as LayerLike[];
   if (layers.length < 2 || layers[0].getClassName() !== 'InputLayer') return undefined;
   const steps: DenseStep[] = [];
@@ -50,22 +49,17 @@ function denseChain(model: tf.LayersModel, created: tf.Tensor[]): DenseStep[] | 
     if (kind !== 'Dense') return undefined;
     const config = layer.getConfig() as { activation?: string; useBias?: boolean };
     if (config.activation !== 'relu' && config.activation !== 'linear') return undefined;
+    // getWeights() hands out the layer's own variables, not copies.
     const [kernel, bias] = layer.getWeights() as [tf.Tensor2D, tf.Tensor1D | undefined];
-    // getWeights() hands out the layer's own variables; only a missing bias is made here.
-    let stepBias = bias;
-    if (!stepBias) {
-      stepBias = tf.zeros([kernel.shape[1]]) as tf.Tensor1D;
-      created.push(stepBias);
-    }
-    steps.push({ kernel, bias: stepBias, activation: config.activation });
+    steps.push({ kernel, bias, activation: config.activation });
   }
   const last = layers[layers.length - 1];
   return last.getClassName() === 'Dense' ? steps : undefined;
 }
 
 /** The members of an ensemble (InputLayer → members → Average), each a dense chain; or the network itself as one. */
-function membersOf(network: tf.LayersModel, created: tf.Tensor[]): DenseStep[][] | undefined {
-  const single = denseChain(network, created);
+function membersOf(network: tf.LayersModel): DenseStep[][] | undefined {
+  const single = denseChain(network);
   if (single) return [single];
   const layers = network.layers as LayerLike[];
   const last = layers[layers.length - 1];
@@ -78,7 +72,7 @@ function membersOf(network: tf.LayersModel, created: tf.Tensor[]): DenseStep[][]
     // A member keeps the node of its own input too: it must also be called on the ensemble's.
     const readsInput = member.inboundNodes?.some((node) => node.inboundLayers.length === 1 && node.inboundLayers[0] === layers[0]);
     if (!(member instanceof tf.LayersModel) || !readsInput) return undefined;
-    const chain = denseChain(member, created);
+    const chain = denseChain(member);
     if (!chain) return undefined;
     members.push(chain);
   }
@@ -97,22 +91,11 @@ function runChain(x: tf.Tensor2D, steps: readonly DenseStep[]): tf.Tensor2D {
  * The result must be called inside `tf.tidy` or its output disposed.
  */
 export function compileNetwork(network: tf.LayersModel): CompiledNetwork {
-  const owned: tf.Tensor[] = [];
-  const members = membersOf(network, owned);
-  if (!members) {
-    owned.forEach((t) => t.dispose());
-    return { forward: (x) => network.apply(x, { training: false }) as tf.Tensor2D, fused: false, dispose: () => {} };
-  }
+  const members = membersOf(network);
+  if (!members) return { forward: (x) => network.apply(x, { training: false }) as tf.Tensor2D, fused: false };
   const k = members.length;
   // One path whatever the batch: a row's prediction must not depend on the rows batched with it
   // (a replay batches events differently and must store the same forecasts).
   const forward: Forward = (x) => (k === 1 ? runChain(x, members[0]) : (tf.addN(members.map((m) => runChain(x, m))).div(k) as tf.Tensor2D));
-  return {
-    forward,
-    fused: true,
-    dispose() {
-      owned.forEach((t) => t.dispose());
-      owned.length = 0;
-    },
-  };
+  return { forward, fused: true };
 }
