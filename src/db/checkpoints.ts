@@ -25,10 +25,11 @@ export interface WalCheckpoints {
  * more, and every request waiting on it with it. Under the single-event benchmark load, a
  * passive checkpoint every 50 ms between transactions gave p99s lower by 0.3–2.0 ms in five of
  * five interleaved pairs of 10 s runs, and 45% fewer responses over 15 ms, at the same
- * throughput. SQLite's own checkpoints stay on at {@link BACKSTOP_AUTOCHECKPOINT_PAGES} pages, which
- * the timer keeps the WAL under while the event loop turns. Nothing about durability changes: a commit is as durable in the WAL as before,
- * and a checkpoint copies only committed frames. With no write of this connection since the
- * last one, a tick does nothing; other processes keep their own automatic checkpoints.
+ * throughput. SQLite's own checkpoints stay on at {@link BACKSTOP_AUTOCHECKPOINT_PAGES} pages,
+ * which the timer keeps the WAL under while the event loop turns. Nothing about durability
+ * changes: a commit is as durable in the WAL as before, and a checkpoint copies only committed
+ * frames. With no write of this connection since the last one, a tick does nothing; other
+ * processes keep their own automatic checkpoints.
  */
 export function startWalCheckpoints(sqlite: Database.Database, intervalMs = DEFAULT_CHECKPOINT_INTERVAL_MS): WalCheckpoints {
   const checkpoint = sqlite.prepare('PRAGMA wal_checkpoint(PASSIVE)');

@@ -78,8 +78,6 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
   // when a transaction is open.
   let body: () => unknown = () => undefined;
   const transactionOfBody = sqlite.transaction(() => body());
-  const savepoint = transactionOfBody;
-  const immediate = transactionOfBody.immediate;
   const runWith = <T>(wrapper: () => unknown, fn: () => T): T => {
     const outer = body;
     body = fn;
@@ -89,8 +87,8 @@ function createRowCaches(sqlite: Database.Database): RowCaches {
       body = outer;
     }
   };
-  const runInSavepoint = <T>(fn: () => T): T => runWith(savepoint, fn);
-  const runImmediate = <T>(fn: () => T): T => runWith(immediate, fn);
+  const runInSavepoint = <T>(fn: () => T): T => runWith(transactionOfBody, fn);
+  const runImmediate = <T>(fn: () => T): T => runWith(transactionOfBody.immediate, fn);
 
   const dropAll = () => {
     for (const cache of caches) cache.clear();

@@ -70,9 +70,13 @@ export function responseHeaders(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** The headers every complete response carries: the request id, the security headers and, with a tag, the caching ones. */
-function completeHeaders(c: Context<AppEnv>, etag: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = { [REQUEST_ID_HEADER]: c.get('requestId'), ...SECURITY_HEADERS };
+/**
+ * Adds what every complete response carries to `headers`: the request id, the security headers
+ * and, with a tag, the caching ones. One object per response: this is on every forecast read.
+ */
+function withCompleteHeaders(c: Context<AppEnv>, headers: Record<string, string>, etag: string | undefined): Record<string, string> {
+  headers[REQUEST_ID_HEADER] = c.get('requestId');
+  Object.assign(headers, SECURITY_HEADERS);
   if (etag !== undefined) {
     headers.etag = etag;
     headers['cache-control'] = REVALIDATE;
@@ -107,11 +111,8 @@ export function completeJsonResponse(
   body: Uint8Array<ArrayBuffer> | string,
   { status = 200, etag, contentType = 'application/json; charset=UTF-8' }: CompleteResponseOptions = {},
 ): Response {
-  const headers = {
-    'content-type': contentType,
-    'content-length': String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength),
-    ...completeHeaders(c, etag),
-  };
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+  const headers = withCompleteHeaders(c, { 'content-type': contentType, 'content-length': String(length) }, etag);
   return markComplete(new Response(body, { status, headers }));
 }
 
@@ -122,7 +123,7 @@ export function jsonResponse(c: Context<AppEnv>, value: unknown, status: number)
 
 /** A 304 answer for a representation the client holds: no body, the same validator and caching headers. */
 export function notModifiedResponse(c: Context<AppEnv>, etag: string): Response {
-  return markComplete(new Response(null, { status: 304, headers: completeHeaders(c, etag) }));
+  return markComplete(new Response(null, { status: 304, headers: withCompleteHeaders(c, {}, etag) }));
 }
 
 /**
