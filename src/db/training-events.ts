@@ -16,7 +16,14 @@ export function readFareEvents(sqlite: Database.Database): FareEvent[] {
   return events;
 }
 
-/** How many fare events the log holds. */
-export function countFareEvents(sqlite: Database.Database): number {
-  return (sqlite.prepare('SELECT count(*) AS n FROM event_log WHERE type = ?').get(FARE_OBSERVED) as { n: number }).n;
+/**
+ * True when the log holds at least `count` fare events. Counts no further than that: the log
+ * has no index by type, and a count of all of it reads the whole table.
+ */
+export function hasFareEvents(sqlite: Database.Database, count: number): boolean {
+  const n = sqlite
+    .prepare('SELECT count(*) FROM (SELECT 1 FROM event_log WHERE type = ? LIMIT ?)')
+    .pluck()
+    .get(FARE_OBSERVED, count) as number;
+  return n >= count;
 }
