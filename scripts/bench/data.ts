@@ -2,21 +2,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import type { FareEvent } from '../../src/events/fare-event.js';
 
 /** The shared Wizz Air observations: 556,686 rows, sorted by series. */
 export const SHARED_FARES = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/data/fares/wizz-fares.csv.gz');
 
-/** A fare event as the API takes it (the fields the Wizz data has). */
-export interface BenchFare {
-  origin: string;
-  destination: string;
-  departureDate: string;
-  observedAt: string;
-  price: number;
-  currency: string;
-  carrier?: string;
-  flightNumbers?: string[];
-}
+/** A fare event as the API takes it (the fields the Wizz data has: no client id). */
+export type BenchFare = Omit<FareEvent, 'id'>;
 
 /** Observations plus the series they cover. */
 export interface FareData {
