@@ -15,7 +15,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { ModelProvider } from './model/predictor.js';
 import { createModelProvider } from './model/provider.js';
 import { createFunctionStateStore, createModelRegistry } from './db/model-registry.js';
-import { countFareEvents, readFareEvents } from './db/training-events.js';
+import { hasFareEvents, readFareEvents } from './db/training-events.js';
 import type { RetrainDeps } from './functions/retrain.js';
 import { DEFAULT_MIN_EVENTS, type RetrainJob } from './model/retrain.js';
 import { runRetrainInChild } from './model/retrain-runner.js';
@@ -94,7 +94,7 @@ export function createService(options: ServiceOptions): Service {
     // Unset (tests build configs by hand): only the schedule and operators trigger retrains.
     afterEvents: config.FARESIGHT_RETRAIN_AFTER_EVENTS ?? 0,
     refreshModel: modelProvider.refresh && (() => modelProvider.refresh!()),
-    enoughData: () => countFareEvents(database.sqlite) >= (options.retrainJob?.minEvents ?? DEFAULT_MIN_EVENTS),
+    enoughData: () => hasFareEvents(database.sqlite, options.retrainJob?.minEvents ?? DEFAULT_MIN_EVENTS),
   };
   const functionDeps: FunctionDeps = {
     series: createSqliteSeriesStore(database.sqlite),

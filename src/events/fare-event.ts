@@ -196,6 +196,10 @@ export function canonicalContent(event: FareEvent): string {
 
 /** Whole days from the observation's UTC day to the departure date (0 on the day itself). */
 export function daysBeforeDeparture(event: Pick<FareEvent, 'observedAt' | 'departureDate'>): number {
-  const observedDay = Math.floor(Date.parse(event.observedAt) / DAY_MS);
-  return Math.round(dayStartMs(event.departureDate) / DAY_MS) - observedDay;
+  return daysFromTo(Date.parse(event.observedAt), event.departureDate);
+}
+
+/** Whole days from the UTC day of `epochMs` to `date` (YYYY-MM-DD): {@link daysBeforeDeparture} for a parsed time. */
+export function daysFromTo(epochMs: number, date: string): number {
+  return Math.round(dayStartMs(date) / DAY_MS) - Math.floor(epochMs / DAY_MS);
 }

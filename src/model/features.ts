@@ -1,5 +1,5 @@
 import {
-  daysBeforeDeparture,
+  daysFromTo,
   dayStartMs,
   routeKeyOf,
   seriesKeyOf,
@@ -393,7 +393,7 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
 export function observe(series: SeriesState, stats: RouteStats, event: FareEvent): FeatureRow {
   const t = Date.parse(event.observedAt);
   const index = insertPoint(series.points, t, event.price);
-  const daysBefore = daysBeforeDeparture(event);
+  const daysBefore = daysFromTo(t, event.departureDate);
   const vector = featuresAt(series, index, stats);
   const range = typicalRange(stats, daysBefore);
   addToBucket(stats, daysBefore, event.price, index > 0 ? series.points.values[2 * index - 1] : undefined);
