@@ -88,8 +88,10 @@
       return `Prices are likely to drop${how}. Waiting is the better bet; ${conf}.`;
     }
     if (f.daysBefore <= 0) return `It is the departure day: this is the last price. Buying now is the better bet; ${conf}.`;
-    if (drop >= 0.01) {
-      return `A drop of about ${roughly(drop, f.currency)} is possible, but less likely than not. Buying now is the better bet; ${conf}.`;
+    // A buy expects no lower price; the 80% range's low end says how far a drop could go.
+    const possibleDrop = f.currentPrice - f.lowestPriceRange.low;
+    if (possibleDrop >= 0.01) {
+      return `A drop of about ${roughly(possibleDrop, f.currency)} is possible, but less likely than not. Buying now is the better bet; ${conf}.`;
     }
     return `Prices are unlikely to drop before departure. Buying now is the better bet; ${conf}.`;
   }

@@ -8,7 +8,7 @@ import {
   type RouteStats,
   type SeriesState,
 } from '../model/features.js';
-import type { FareModel, Prediction } from '../model/predictor.js';
+import { lowestRatioGiven, type FareModel, type Prediction } from '../model/predictor.js';
 import { roundMoney, roundProbability } from './money.js';
 import { expandOutlook, outlookCurveOf, outlookPricesOfCurve, type OutlookCurve } from './outlook.js';
 import { priceLevelOf } from './price-level.js';
@@ -90,7 +90,8 @@ export function assembleForecastParts({ row, prediction, model, routeStats }: Fo
   const currentPrice = roundMoney(row.price);
   const departed = row.daysBefore <= 0;
   const decision = recommend(departed ? 0 : prediction.probabilityCheaperLater);
-  const lowest = lowestPriceOf(row.price, departed ? { q10: 1, q50: 1, q90: 1 } : prediction.lowestRatio);
+  // Again with the probability as answered (rounded), so the answer agrees with itself exactly.
+  const lowest = lowestPriceOf(row.price, lowestRatioGiven(decision.probabilityCheaperLater, prediction.lowestRatio));
   // The freshest statistics know the most; the row's range (from before this event) is the fallback.
   const typical = roundRange((routeStats && typicalRange(routeStats, row.daysBefore)) ?? row.typicalRange);
   const core: ForecastCore = {

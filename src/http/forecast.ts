@@ -43,9 +43,12 @@ export const ForecastSchema = z
     probabilityCheaperLater: z.number().openapi({
       description: 'The model’s probability that a strictly cheaper price appears before departure. In [0, 1].',
     }),
-    expectedLowestPrice: Money('The median of the lowest price from now to departure (the current price included), so never above currentPrice.'),
+    expectedLowestPrice: Money(
+      'The median of the lowest price from now to departure (the current price included), so never above currentPrice; equal to it when the recommendation is buy.',
+    ),
     lowestPriceRange: PriceRangeSchema.openapi({
-      description: '80% interval of the lowest price to come: low ≤ expectedLowestPrice ≤ high ≤ currentPrice.',
+      description:
+        '80% interval of the lowest price to come: low ≤ expectedLowestPrice ≤ high ≤ currentPrice; high is currentPrice unless probabilityCheaperLater is above 0.9.',
     }),
     priceLevel: z.enum(['low', 'typical', 'high']).nullable().openapi({
       description: 'The current price against typicalPriceRange: below it low, above it high. Null while the route has too few observations at this many days before departure.',

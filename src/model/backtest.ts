@@ -1,5 +1,5 @@
 import type { FareEvent } from '../events/fare-event.js';
-import { predictRaw, scaleIntervals, type RawPredictions } from './artifacts.js';
+import { finishQuantiles, predictRaw, type RawPredictions } from './artifacts.js';
 import { buildDataset, censoredExposure, labelDataset, type FeatureDataset, type Labels } from './dataset.js';
 import { bucketOf } from './features.js';
 import {
@@ -265,7 +265,7 @@ export function predictDatasetWith(
   ds: FeatureDataset,
   rows?: Int32Array,
 ): RawPredictions {
-  return scaleIntervals(predictDataset(model.network, ds, model.meta.normalization, rows), model.meta.calibration?.intervalScale ?? 1);
+  return finishQuantiles(predictDataset(model.network, ds, model.meta.normalization, rows), model.meta.calibration?.intervalScale ?? 1);
 }
 
 /** The rows evaluation reads: the days of the validation and evaluation passengers. */
@@ -275,20 +275,21 @@ export function evaluationRows(split: BacktestSplit): Int32Array {
 
 /** The 80% interval's target coverage, and the scales tried to reach it. */
 const TARGET_COVERAGE_PCT = 80;
-const INTERVAL_SCALES = Array.from({ length: 31 }, (_, i) => 1 + i * 0.1);
+const INTERVAL_SCALES = Array.from({ length: 36 }, (_, i) => Math.round((0.5 + i * 0.1) * 10) / 10);
 
 /**
- * The smallest widening of the predicted interval that covers 80% of the actual lowest
- * prices on these rows (at most 4×; 1 when already covered or nothing to check).
+ * The narrowest scaling of the predicted interval (from 0.5× to 4×) that covers 80% of the actual
+ * lowest prices on these rows, after {@link finishQuantiles} (1 when there is nothing to check).
  */
 export function calibrateIntervals(labels: Labels, rows: ArrayLike<number>, raw: RawPredictions): number {
   for (const scale of INTERVAL_SCALES) {
-    const scaled = scaleIntervals(
-      { probability: raw.probability, q10: Float32Array.from(raw.q10), q50: raw.q50, q90: Float32Array.from(raw.q90) },
+    const scaled = finishQuantiles(
+      { probability: raw.probability, q10: Float32Array.from(raw.q10), q50: Float32Array.from(raw.q50), q90: Float32Array.from(raw.q90) },
       scale,
     );
     const coverage = predictionQuality(labels, rows, scaled).intervalCoveragePct;
-    if (coverage === null || coverage >= TARGET_COVERAGE_PCT) return scale;
+    if (coverage === null) return 1;
+    if (coverage >= TARGET_COVERAGE_PCT) return scale;
   }
   return INTERVAL_SCALES[INTERVAL_SCALES.length - 1];
 }
@@ -350,7 +351,7 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
       waitThreshold,
       tunedThreshold: tuned.threshold,
       intervalScale,
-      predictions: scaleIntervals(firstPredictions, intervalScale),
+      predictions: finishQuantiles(firstPredictions, intervalScale),
       thresholdScores: tuned.scores,
       thresholdStandardError: tuned.standardError,
     };
@@ -392,7 +393,7 @@ export async function trainChallenger(split: BacktestSplit, options: ChallengerO
     waitThreshold,
     tunedThreshold: tuned.threshold,
     intervalScale,
-    predictions: scaleIntervals(predictDataset(network, split.ds, final.normalization, rows), intervalScale),
+    predictions: finishQuantiles(predictDataset(network, split.ds, final.normalization, rows), intervalScale),
     thresholdScores: tuned.scores,
     thresholdStandardError: tuned.standardError,
   };

@@ -14,6 +14,15 @@ export interface Prediction {
   lowestRatio: { q10: number; q50: number; q90: number };
 }
 
+/**
+ * The quantiles of the lowest price's ratio as they follow from P(cheaper later) `p`: the lowest
+ * price to come is today's unless a cheaper one appears, so the ratio is exactly 1 with probability
+ * 1 − p, and its quantile at level L is 1 whenever p ≤ L. Others keep the value given.
+ */
+export function lowestRatioGiven(p: number, ratio: Prediction['lowestRatio']): Prediction['lowestRatio'] {
+  return { q10: p <= 0.1 ? 1 : ratio.q10, q50: p <= 0.5 ? 1 : ratio.q50, q90: p <= 0.9 ? 1 : ratio.q90 };
+}
+
 /** A loaded, ready-to-serve model. Predicting is synchronous and batched. */
 export interface FareModel {
   version: string;

@@ -169,12 +169,40 @@ describe('assembleForecast', () => {
       confidence: 0.7123,
       probabilityCheaperLater: 0.7123,
       expectedLowestPrice: 62.99,
-      lowestPriceRange: { low: 56, high: 69.29 },
+      // A cheaper price is 71% likely, under 90%: the interval reaches today's price.
+      lowestPriceRange: { low: 56, high: 69.99 },
       model: MODEL,
     });
     expect(forecast.typicalPriceRange).not.toBeNull();
     expect(forecast.priceLevel).toBe(priceLevelOf(69.99, forecast.typicalPriceRange));
     expect(forecast.outlook).toHaveLength(19);
+  });
+
+  it('expects no lower price than today\'s when it says buy, even at the rounding of one half', () => {
+    for (const probabilityCheaperLater of [0.3, 0.5, 0.50004]) {
+      const forecast = assembleForecast({
+        row: row(),
+        prediction: { probabilityCheaperLater, lowestRatio: { q10: 0.7, q50: 0.85, q90: 0.95 } },
+        model: MODEL,
+        routeStats: undefined,
+      });
+      expect(forecast).toMatchObject({
+        recommendation: 'buy',
+        expectedLowestPrice: 69.99,
+        lowestPriceRange: { low: roundMoney(69.99 * 0.7), high: 69.99 },
+      });
+    }
+    const likelyDrop = assembleForecast({
+      row: row(),
+      prediction: { probabilityCheaperLater: 0.95, lowestRatio: { q10: 0.7, q50: 0.85, q90: 0.95 } },
+      model: MODEL,
+      routeStats: undefined,
+    });
+    expect(likelyDrop).toMatchObject({
+      recommendation: 'wait',
+      expectedLowestPrice: roundMoney(69.99 * 0.85),
+      lowestPriceRange: { low: roundMoney(69.99 * 0.7), high: roundMoney(69.99 * 0.95) },
+    });
   });
 
   it('answers buy at the current price on the departure day, whatever the model says', () => {

@@ -90,19 +90,22 @@ describe('predict', () => {
     expect(updates(service)).toHaveLength(1);
     expect(storedForecasts(service).get('BCN-BUD-2016-04-20')?.asOf).toBe('2016-04-02T09:00:00.000Z');
 
-    // A price change that moves the expected lowest price by more than 1% and one unit.
+    // A price change that moves the expected lowest price by more than 1% and one unit (a buy
+    // expects today's price as the lowest, whatever the quantile head says).
     await send(service, [fareEvent({ observedAt: '2016-04-03T09:00:00Z', price: 110 })]);
     expect(updates(service).at(-1)).toMatchObject({
       reasons: ['expected_lowest_price'],
-      expectedLowestPrice: 99,
-      previous: { recommendation: 'buy', expectedLowestPrice: 90 },
+      expectedLowestPrice: 110,
+      previous: { recommendation: 'buy', expectedLowestPrice: 100 },
     });
 
     provider.swap(createModelDouble({ version: 'wait', bias: 2, medianRatio: 0.9 }));
     await send(service, [fareEvent({ observedAt: '2016-04-04T09:00:00Z', price: 110 })]);
+    // Waiting, it now expects a lower price too: 99 instead of today's 110.
     expect(updates(service).at(-1)).toMatchObject({
-      reasons: ['recommendation'],
+      reasons: ['recommendation', 'expected_lowest_price'],
       recommendation: 'wait',
+      expectedLowestPrice: 99,
       previous: { recommendation: 'buy', modelVersion: 'buy' },
       modelVersion: 'wait',
     });
@@ -136,7 +139,8 @@ describe('predict', () => {
     const stored = storedForecasts(service);
     expect(stored.size).toBe(50);
     for (const f of stored.values()) {
-      const ratio = f.model.version === 'a' ? 0.9 : 0.7;
+      // Model a says buy, so it expects today's price as the lowest, whatever its median ratio.
+      const ratio = f.model.version === 'a' ? 1 : 0.7;
       expect(f.recommendation).toBe(f.model.version === 'a' ? 'buy' : 'wait');
       expect(f.expectedLowestPrice).toBe(Math.round(f.currentPrice * ratio * 100) / 100);
     }
