@@ -6,6 +6,7 @@ import { routeStatsKeyOfRow, type FeatureRow } from '../model/features.js';
 import { defineFunction } from '../runtime/define.js';
 import type { LoggedEvent } from '../runtime/types.js';
 import type { FunctionDeps } from './deps.js';
+import { latestPerSeries, observedMsOf } from './latest.js';
 
 /**
  * Turns features into forecasts. Per batch: takes the serving model once (so a model
@@ -25,19 +26,15 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
     const model = deps.model.current();
     if (!model) return;
 
-    // The latest observation of each series in this batch; ties go to the later log entry.
-    const latest = new Map<string, { event: LoggedEvent<FeatureRow>; asOfMs: number }>();
-    for (const event of events) {
-      const asOfMs = Date.parse(event.payload.observedAt);
-      const seen = latest.get(event.series);
-      if (!seen || asOfMs >= seen.asOfMs) latest.set(event.series, { event, asOfMs });
-    }
+    // The latest observation of each series in this batch (extract-features emits only those).
+    const latest = latestPerSeries(events, observedMsOf(events));
     const stored = deps.forecasts.summaries([...latest.keys()]);
     // A late event must not replace a forecast made from a newer observation.
-    const fresh = [...latest.values()].filter(({ event, asOfMs }) => {
-      const previous = stored.get(event.series);
-      return !previous || asOfMs >= previous.asOfMs;
-    });
+    const fresh: { event: LoggedEvent<FeatureRow>; asOfMs: number }[] = [];
+    for (const { index, observedMs } of latest.values()) {
+      const previous = stored.get(events[index].series);
+      if (!previous || observedMs >= previous.asOfMs) fresh.push({ event: events[index], asOfMs: observedMs });
+    }
     if (fresh.length === 0) return;
 
     const predictions = model.predict(fresh.map(({ event }) => event.payload.vector));

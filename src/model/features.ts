@@ -389,11 +389,11 @@ export function featuresAt(series: SeriesState, index: number, stats: RouteStats
  * Folds one fare event into its series and route statistics and returns its features.
  * Both `series` and `stats` are updated in place. The features see the route
  * statistics from before this event, so an observation never describes itself.
+ * `observedMs` is the event's observedAt as epoch ms, when the caller parsed it already.
  */
-export function observe(series: SeriesState, stats: RouteStats, event: FareEvent): FeatureRow {
-  const t = Date.parse(event.observedAt);
-  const index = insertPoint(series.points, t, event.price);
-  const daysBefore = daysFromTo(t, event.departureDate);
+export function observe(series: SeriesState, stats: RouteStats, event: FareEvent, observedMs = Date.parse(event.observedAt)): FeatureRow {
+  const index = insertPoint(series.points, observedMs, event.price);
+  const daysBefore = daysFromTo(observedMs, event.departureDate);
   const vector = featuresAt(series, index, stats);
   const range = typicalRange(stats, daysBefore);
   addToBucket(stats, daysBefore, event.price, index > 0 ? series.points.values[2 * index - 1] : undefined);
@@ -407,4 +407,14 @@ export function observe(series: SeriesState, stats: RouteStats, event: FareEvent
     vector,
     typicalRange: range,
   };
+}
+
+/**
+ * {@link observe} without the features: folds the event into its series and route statistics,
+ * exactly as observe does, for an observation that no forecast will be made from.
+ */
+export function record(series: SeriesState, stats: RouteStats, event: FareEvent, observedMs = Date.parse(event.observedAt)): void {
+  const index = insertPoint(series.points, observedMs, event.price);
+  const daysBefore = daysFromTo(observedMs, event.departureDate);
+  addToBucket(stats, daysBefore, event.price, index > 0 ? series.points.values[2 * index - 1] : undefined);
 }

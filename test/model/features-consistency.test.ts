@@ -19,12 +19,16 @@ describe('features at serving time and at training time', () => {
       for (const event of events) served.push(event.payload);
     });
     const service = makeService({ start: true, functions: [...functions, capture] });
-    // In several requests, as clients would send them: each day's scrape in time order.
+    // In several requests, as clients would send them: each day's scrape in time order, processed
+    // before the next day's arrives. A batch then holds one observation of each series, each its
+    // series' latest, so every event's features are emitted.
     const days = [...new Set(events.map((e) => e.observedAt.slice(0, 10)))].sort();
-    for (const day of days) ingestFareEvents(service.storage, events.filter((e) => e.observedAt.startsWith(day)));
-    service.runtime.notify();
-    const { pending } = await service.runtime.drain(60_000);
-    expect(pending).toBe(0);
+    for (const day of days) {
+      ingestFareEvents(service.storage, events.filter((e) => e.observedAt.startsWith(day)));
+      service.runtime.notify();
+      const { pending } = await service.runtime.drain(60_000);
+      expect(pending).toBe(0);
+    }
 
     expect(served).toHaveLength(events.length);
 
