@@ -1,8 +1,8 @@
 /** A fare was seen: the payload is a validated FareEvent. Sent by clients. */
 export const FARE_OBSERVED = 'fare.observed';
 /**
- * extract-features folded a fare event into its series: the payload is a FeatureRow.
- * Delivered inline (see {@link INLINE_EVENT_TYPES}): the features are derived data,
+ * extract-features folded fare events into their series: the payload is the FeatureRow of a
+ * series' latest observation in the batch, the one predict forecasts from. Delivered inline (see {@link INLINE_EVENT_TYPES}): the features are derived data,
  * recomputable from the log, so they are handed to predict in memory, not stored.
  */
 export const FEATURES_EXTRACTED = 'features.extracted';
