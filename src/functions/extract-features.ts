@@ -35,7 +35,8 @@ export const extractFeatures = defineFunction<FareEvent, FunctionDeps>(
     for (const { index } of latestPerSeries(events, observedMs).values()) forecastFrom[index] = 1;
     const touchedSeries = new Map<string, SeriesState>();
     const touchedRoutes = new Map<string, RouteStats>();
-    events.forEach((event, i) => {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
       const fare = event.payload;
       let state = series.get(event.series);
       if (!state) {
@@ -52,11 +53,11 @@ export const extractFeatures = defineFunction<FareEvent, FunctionDeps>(
       touchedRoutes.set(routeKey, stats);
       if (!forecastFrom[i]) {
         record(state, stats, fare, observedMs[i]);
-        return;
+        continue;
       }
       const row = observe(state, stats, fare, observedMs[i]);
       emit({ type: FEATURES_EXTRACTED, series: event.series, time: event.time, payload: row }, event);
-    });
+    }
     effect(() => {
       deps.series.save(touchedSeries.values());
       deps.routes.save(touchedRoutes.values());
