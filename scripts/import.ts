@@ -118,7 +118,9 @@ async function processEvents(config: Config, quiet: boolean): Promise<{ lag: num
   const startedAt = performance.now();
   // Loaded only here: the service brings the model runtime, which a plain import does not need.
   const { createService } = await import('../src/service.js');
-  const service = createService({ config });
+  const { backlogFunctions } = await import('../src/functions/index.js');
+  // Nothing else is served here, so the functions take the backlog in large invocations.
+  const service = createService({ config, functions: backlogFunctions() });
   const totalLag = () => service.runtime.stats().reduce((sum, s) => sum + s.lag, 0);
   const interactive = !quiet && process.stderr.isTTY;
   let stopping = false;

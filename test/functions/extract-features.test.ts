@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FARE_OBSERVED, FEATURES_EXTRACTED } from '../../src/events/catalog.js';
 import { seriesKeyOf, type FareEvent } from '../../src/events/fare-event.js';
-import { functions } from '../../src/functions/index.js';
+import { BACKLOG_BATCH_SIZE, backlogFunctions, functions } from '../../src/functions/index.js';
 import { ingestFareEvents } from '../../src/ingest.js';
 import {
   emptyRouteStats,
@@ -73,5 +73,16 @@ describe('extract-features', () => {
     const observed = fold(() => true);
     expect(fold(() => false)).toEqual(observed);
     expect(fold((i) => i % 3 === 0)).toEqual(observed);
+  });
+
+  it('takes a backlog in invocations of many more events where nothing else is served', () => {
+    const backlog = backlogFunctions();
+    expect(backlog.map((fn) => fn.id)).toEqual(functions.map((fn) => fn.id));
+    const extract = backlog.find((fn) => fn.id === 'extract-features')!;
+    expect(extract.batch.maxSize).toBe(BACKLOG_BATCH_SIZE);
+    expect(extract.handler).toBe(functions.find((fn) => fn.id === 'extract-features')!.handler);
+    // The other functions, and the service's own list, are left as they are.
+    backlog.filter((fn) => fn !== extract).forEach((fn) => expect(functions).toContain(fn));
+    expect(functions.find((fn) => fn.id === 'extract-features')!.batch.maxSize).toBe(2000);
   });
 });
