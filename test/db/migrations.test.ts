@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
+import { hasFareEvents } from '../../src/db/training-events.js';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
 import { FareEventInput, idempotencyKeyOf } from '../../src/events/fare-event.js';
 import { ingestFareEvents } from '../../src/ingest.js';
@@ -72,5 +73,28 @@ describe('migration 0004: time-first idempotency keys', () => {
     // The key index is unique again.
     const index = handle.sqlite.prepare(`SELECT sql FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get();
     expect(index).toMatch(/CREATE UNIQUE INDEX/);
+  });
+});
+
+describe('migration 0006: the event log without its (type, seq) index', () => {
+  it('keeps the log as it was: functions read it by seq, duplicates are still found, the data check counts', () => {
+    const path = tempDbPath();
+    const old = new Database(path);
+    migrate(drizzle(old), { migrationsFolder: migrationsBefore('0006_drop_type_seq_index') });
+    const oldStorage = createSqliteRuntimeStorage(old, { recentEvents: 0 });
+    const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99)];
+    ingestFareEvents(oldStorage, stored);
+    expect(old.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_seq'`).pluck().get()).toBe(1);
+    old.close();
+
+    const handle = openDatabase({ path });
+    handles.push(handle);
+    expect(handle.sqlite.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_seq'`).pluck().get()).toBe(0);
+    const storage = createSqliteRuntimeStorage(handle.sqlite, { recentEvents: 0 });
+    expect(storage.log.readAfter(0, [FARE_OBSERVED], 10).map((e) => e.payload)).toEqual(stored);
+    expect(storage.log.readAfter(1, [FARE_OBSERVED], 10).map((e) => e.seq)).toEqual([2]);
+    expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 2 });
+    expect(hasFareEvents(handle.sqlite, 2)).toBe(true);
+    expect(hasFareEvents(handle.sqlite, 3)).toBe(false);
   });
 });
