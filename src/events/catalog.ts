@@ -2,8 +2,9 @@
 export const FARE_OBSERVED = 'fare.observed';
 /**
  * extract-features folded fare events into their series: the payload is the FeatureRow of a
- * series' latest observation in the batch, the one predict forecasts from. Delivered inline (see {@link INLINE_EVENT_TYPES}): the features are derived data,
- * recomputable from the log, so they are handed to predict in memory, not stored.
+ * series' latest observation in the batch, the one predict forecasts from. Delivered inline
+ * (see {@link INLINE_EVENT_TYPES}): the features are derived data, recomputable from the log,
+ * so they are handed to predict in memory, not stored.
  */
 export const FEATURES_EXTRACTED = 'features.extracted';
 /** predict changed a series' forecast meaningfully: the hook for price alerts. */

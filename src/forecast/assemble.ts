@@ -1,4 +1,4 @@
-import { daysBeforeDeparture, routeKeyOf } from '../events/fare-event.js';
+import { daysFromTo, routeKeyOf } from '../events/fare-event.js';
 import {
   emptyRouteStats,
   featuresAt,
@@ -128,8 +128,9 @@ export function assembleForecast(input: ForecastInput): StoredForecast {
 export function latestFeatureRow(series: SeriesState, stats: RouteStats | undefined): FeatureRow {
   const index = series.points.length - 1;
   if (index < 0) throw new Error(`series ${series.key} has no observations`);
-  const observedAt = new Date(series.points.values[2 * index]).toISOString();
-  const daysBefore = daysBeforeDeparture({ observedAt, departureDate: series.departureDate });
+  const observedMs = series.points.values[2 * index];
+  const observedAt = new Date(observedMs).toISOString();
+  const daysBefore = daysFromTo(observedMs, series.departureDate);
   const routeStats = stats ?? emptyRouteStats(routeStatsKeyOf(series));
   return {
     series: series.key,
