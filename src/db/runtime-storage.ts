@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { createStoredKeys } from './key-index.js';
 import { rowCachesOf } from './row-cache.js';
 import type {
   AppendOutcome,
@@ -197,18 +198,16 @@ export function createSqliteRuntimeStorage(
     `INSERT INTO event_log (type, key, series, time, root, payload, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  // A client event is its own root. One statement: the root is the seq AUTOINCREMENT will assign
-  // (the larger of sqlite_sequence and max(seq), plus one), and a known key inserts nothing.
-  // No content is stored with it: on a known key, the stored payload is compared instead.
+  // A client event is its own root: the seq AUTOINCREMENT will assign (the larger of
+  // sqlite_sequence and max(seq), plus one). Keys are checked in memory first (see keys below).
   const insertKeyed = sqlite.prepare(
     `INSERT INTO event_log (type, key, series, time, root, payload, created_at)
      VALUES (?, ?, ?, ?,
              max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event_log'), 0),
                  coalesce((SELECT max(seq) FROM event_log), 0)) + 1,
-             ?, ?)
-     ON CONFLICT (type, key) WHERE key IS NOT NULL DO NOTHING`,
+             ?, ?)`,
   );
-  const findByKey = sqlite.prepare('SELECT seq, content_hash, payload FROM event_log WHERE type = ? AND key = ?');
+  const readKeyed = sqlite.prepare('SELECT type, key, content_hash, payload FROM event_log WHERE seq = ?');
   const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');
   const headStmt = sqlite.prepare('SELECT coalesce(max(seq), 0) AS head FROM event_log');
   const dataVersionStmt = sqlite.prepare('PRAGMA data_version').pluck();
@@ -219,8 +218,35 @@ export function createSqliteRuntimeStorage(
   const recent =
     capacity > 0 ? new RecentEvents(capacity, () => dataVersionStmt.get() as number, head) : undefined;
 
+  const keys = createStoredKeys(sqlite);
+  /** The event stored under a key, by the seqs whose hash matches. */
+  const findByKey = (type: string, key: string) => {
+    let found: { seq: number; contentHash: string | null; payload: string } | undefined;
+    keys.find(type, key, (seq) => {
+      const row = readKeyed.get(seq) as { type: string; key: string; content_hash: string | null; payload: string };
+      if (row.type !== type || row.key !== key) return false;
+      found = { seq, contentHash: row.content_hash, payload: row.payload };
+      return true;
+    });
+    return found;
+  };
+
   const log: EventLog = {
     appendKeyed(event): AppendOutcome {
+      // Its keys are published (and stored) by this storage's transactions only.
+      if (depth === 0) {
+        if (sqlite.inTransaction) throw new Error('appendKeyed must run inside storage.transaction()');
+        return transaction(() => log.appendKeyed(event));
+      }
+      keys.ensureCurrent();
+      const existing = findByKey(event.type, event.key);
+      if (existing) {
+        // Rows stored before payload comparison carry their content; later ones derive it.
+        const storedContent = existing.contentHash ?? event.contentOf(JSON.parse(existing.payload));
+        return storedContent === event.contentOf(event.payload)
+          ? { kind: 'duplicate', seq: existing.seq }
+          : { kind: 'conflict', key: event.key };
+      }
       const info = insertKeyed.run(
         event.type,
         event.key,
@@ -229,20 +255,13 @@ export function createSqliteRuntimeStorage(
         JSON.stringify(event.payload),
         Date.now(),
       );
-      if (info.changes === 1) {
-        const seq = Number(info.lastInsertRowid);
-        recent?.stage(
-          { seq, type: event.type, series: event.series, time: event.time, root: seq, payload: event.payload },
-          sqlite.inTransaction,
-        );
-        return { kind: 'accepted', seq };
-      }
-      const existing = findByKey.get(event.type, event.key) as { seq: number; content_hash: string | null; payload: string };
-      // Rows stored before payload comparison carry their content; later ones derive it.
-      const storedContent = existing.content_hash ?? event.contentOf(JSON.parse(existing.payload));
-      return storedContent === event.contentOf(event.payload)
-        ? { kind: 'duplicate', seq: existing.seq }
-        : { kind: 'conflict', key: event.key };
+      const seq = Number(info.lastInsertRowid);
+      keys.added(event.type, event.key, seq);
+      recent?.stage(
+        { seq, type: event.type, series: event.series, time: event.time, root: seq, payload: event.payload },
+        true,
+      );
+      return { kind: 'accepted', seq };
     },
     append(events: NewEvent[]) {
       const createdAt = Date.now();
@@ -426,23 +445,42 @@ export function createSqliteRuntimeStorage(
     },
   };
 
+  let depth = 0;
+  const transaction = <T>(fn: () => T): T => {
+    // Nested calls are savepoints: only the outermost commit publishes the staged events.
+    const outermost = !sqlite.inTransaction;
+    const mark = recent?.mark() ?? 0;
+    const keysMark = keys.mark();
+    let result: T;
+    depth++;
+    try {
+      result = rowCaches.transaction(
+        outermost
+          ? () => {
+              const value = fn();
+              keys.beforeCommit();
+              return value;
+            }
+          : fn,
+      );
+    } catch (error) {
+      recent?.rollbackTo(outermost ? 0 : mark);
+      keys.rollbackTo(keysMark, outermost);
+      throw error;
+    } finally {
+      depth--;
+    }
+    if (outermost) {
+      recent?.commit();
+      keys.committed();
+    }
+    return result;
+  };
+
   return {
     log,
     deliveries,
-    transaction<T>(fn: () => T): T {
-      // Nested calls are savepoints: only the outermost commit publishes the staged events.
-      const outermost = !sqlite.inTransaction;
-      const mark = recent?.mark() ?? 0;
-      let result: T;
-      try {
-        result = rowCaches.transaction(fn);
-      } catch (error) {
-        recent?.rollbackTo(outermost ? 0 : mark);
-        throw error;
-      }
-      if (outermost) recent?.commit();
-      return result;
-    },
+    transaction,
     isUnavailable: isSqliteUnavailable,
   };
 }

@@ -8,7 +8,7 @@ import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
 import { hasFareEvents } from '../../src/db/training-events.js';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
-import { FareEventInput, idempotencyKeyOf } from '../../src/events/fare-event.js';
+import { FareEventInput, idempotencyKeyOf, seriesKeyOf, type FareEvent } from '../../src/events/fare-event.js';
 import { ingestFareEvents } from '../../src/ingest.js';
 import { cleanupTemp, tempDbPath, tempDir } from '../helpers/index.js';
 
@@ -34,6 +34,14 @@ afterEach(() => {
   for (const h of handles.splice(0)) h.close();
   cleanupTemp();
 });
+
+/** Stores fare events as the code of an older schema did: one row each, its own root. */
+function insertAsBefore(db: Database.Database, events: FareEvent[]): void {
+  const insert = db.prepare(
+    'INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, (SELECT coalesce(max(seq), 0) + 1 FROM event_log), ?, 0)',
+  );
+  for (const e of events) insert.run(FARE_OBSERVED, idempotencyKeyOf(e), seriesKeyOf(e), Date.parse(e.observedAt), JSON.stringify(e));
+}
 
 const event = (observedAt: string, price = 69.99) =>
   FareEventInput.parse({ origin: 'BCN', destination: 'BUD', departureDate: '2016-04-20', observedAt, price, currency: 'EUR' });
@@ -70,9 +78,7 @@ describe('migration 0004: time-first idempotency keys', () => {
     expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 2 });
     expect(() => ingestFareEvents(storage, [event('2016-04-01T09:00:00.000Z', 1)])).toThrow(/different content/);
     expect(ingestFareEvents(storage, [event('2016-04-04T09:00:00.000Z')])).toMatchObject({ accepted: 1, duplicates: 0 });
-    // The key index is unique again.
-    const index = handle.sqlite.prepare(`SELECT sql FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get();
-    expect(index).toMatch(/CREATE UNIQUE INDEX/);
+    expect(ingestFareEvents(storage, [event('2016-04-04T09:00:00.000Z')])).toMatchObject({ accepted: 0, duplicates: 1 });
   });
 });
 
@@ -81,9 +87,8 @@ describe('migration 0006: the event log without its (type, seq) index', () => {
     const path = tempDbPath();
     const old = new Database(path);
     migrate(drizzle(old), { migrationsFolder: migrationsBefore('0006_drop_type_seq_index') });
-    const oldStorage = createSqliteRuntimeStorage(old, { recentEvents: 0 });
     const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99)];
-    ingestFareEvents(oldStorage, stored);
+    insertAsBefore(old, stored);
     expect(old.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_seq'`).pluck().get()).toBe(1);
     old.close();
 
@@ -96,5 +101,38 @@ describe('migration 0006: the event log without its (type, seq) index', () => {
     expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 2 });
     expect(hasFareEvents(handle.sqlite, 2)).toBe(true);
     expect(hasFareEvents(handle.sqlite, 3)).toBe(false);
+  });
+});
+
+describe('migration 0007: keys unique without a unique index', () => {
+  it('drops the index; every key stored before is still found, of either type and either form', () => {
+    const path = tempDbPath();
+    const old = new Database(path);
+    migrate(drizzle(old), { migrationsFolder: migrationsBefore('0007_key_index') });
+    const withId = FareEventInput.parse({ ...event('2016-04-03T09:00:00.000Z'), id: 'client-7' });
+    const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99), withId];
+    insertAsBefore(old, stored);
+    const retrainKey = { type: 'retrain.requested', key: 'retrain@2016-04-01T00:00:00.000Z#ab12', series: 'retrain', time: 0 };
+    old
+      .prepare('INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, 4, ?, 0)')
+      .run(retrainKey.type, retrainKey.key, retrainKey.series, retrainKey.time, JSON.stringify({ reason: 'cron' }));
+    expect(old.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get()).toBe(1);
+    old.close();
+
+    const handle = openDatabase({ path });
+    handles.push(handle);
+    expect(handle.sqlite.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get()).toBe(0);
+    const storage = createSqliteRuntimeStorage(handle.sqlite, { recentEvents: 0 });
+    expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 3 });
+    expect(() => ingestFareEvents(storage, [{ ...withId, price: 1 }])).toThrow(/different content/);
+    const again = storage.transaction(() =>
+      storage.log.appendKeyed({ ...retrainKey, payload: { reason: 'cron' }, contentOf: JSON.stringify }),
+    );
+    expect(again).toEqual({ kind: 'duplicate', seq: 4 });
+    expect(handle.sqlite.prepare('SELECT count(*) FROM event_log').pluck().get()).toBe(4);
+    // The keys read from the log were stored as a block: a restart finds them there.
+    expect(handle.sqlite.prepare('SELECT count(*) FROM event_key_blocks').pluck().get()).toBe(1);
+    const restarted = createSqliteRuntimeStorage(handle.sqlite, { recentEvents: 0 });
+    expect(ingestFareEvents(restarted, stored)).toMatchObject({ accepted: 0, duplicates: 3 });
   });
 });

@@ -1,0 +1,141 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
+import { hashKey, KeyIndex } from '../../src/db/key-index.js';
+import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
+import type { AppendOutcome, RuntimeStorage } from '../../src/runtime/types.js';
+import { cleanupTemp, tempDbPath } from '../helpers/service.js';
+
+const seqsOf = (index: KeyIndex, type: string, key: string) => {
+  const seqs: number[] = [];
+  index.find(type, key, (seq) => {
+    seqs.push(seq);
+    return false;
+  });
+  return seqs;
+};
+
+describe('KeyIndex', () => {
+  it('finds every key added, through growth, and nothing else', () => {
+    const index = new KeyIndex(16);
+    for (let i = 1; i <= 5_000; i++) index.add('t', `key-${i}`, i, false);
+    expect(index.size).toBe(5_000);
+    for (let i = 1; i <= 5_000; i++) expect(seqsOf(index, 't', `key-${i}`)).toContain(i);
+    expect(seqsOf(index, 't', 'key-5001')).toEqual([]);
+    expect(seqsOf(index, 'u', 'key-1')).not.toContain(1);
+  });
+
+  it('forgets what was added after a mark when rolled back, keeps it when committed, also across growth', () => {
+    const index = new KeyIndex(16);
+    index.add('t', 'kept', 1, true);
+    const mark = index.mark();
+    for (let i = 2; i <= 100; i++) index.add('t', `undone-${i}`, i, true);
+    index.rollbackTo(mark);
+    expect(index.size).toBe(1);
+    expect(seqsOf(index, 't', 'kept')).toEqual([1]);
+    expect(seqsOf(index, 't', 'undone-50')).toEqual([]);
+    index.commit();
+    index.rollbackTo(0);
+    expect(seqsOf(index, 't', 'kept')).toEqual([1]);
+    // A slot freed by a rollback is used again.
+    index.add('t', 'undone-50', 7, false);
+    expect(seqsOf(index, 't', 'undone-50')).toEqual([7]);
+  });
+
+  it('hands every entry of a colliding hash to the caller, who compares the key', () => {
+    const index = new KeyIndex();
+    // Two keys of one hash cannot be found by chance in a test; two entries of one key can.
+    index.add('t', 'same', 1, false);
+    index.add('t', 'same', 2, false);
+    expect(seqsOf(index, 't', 'same')).toEqual([1, 2]);
+    let visited = 0;
+    expect(index.find('t', 'same', () => ++visited === 1)).toBe(true);
+    expect(visited).toBe(1);
+  });
+
+  it('hashes to 53 bits, type and key both counting', () => {
+    const hashes = new Set<number>();
+    for (let i = 0; i < 100_000; i++) {
+      const hash = hashKey('fare.observed', `2016-04-01T09:00:00.000Z@BCN-BUD-${i}`);
+      expect(Number.isSafeInteger(hash) && hash >= 0).toBe(true);
+      hashes.add(hash);
+    }
+    expect(hashes.size).toBe(100_000);
+    expect(hashKey('a', 'bc')).not.toBe(hashKey('ab', 'c'));
+  });
+});
+
+const handles: DatabaseHandle[] = [];
+afterEach(() => {
+  for (const h of handles.splice(0)) h.close();
+  cleanupTemp();
+});
+
+function connect(path: string): RuntimeStorage {
+  const handle = openDatabase({ path });
+  handles.push(handle);
+  return createSqliteRuntimeStorage(handle.sqlite);
+}
+
+const appendKey = (storage: RuntimeStorage, key: string, payload: unknown = { key }): AppendOutcome =>
+  storage.transaction(() =>
+    storage.log.appendKeyed({ type: 'test', key, contentOf: JSON.stringify, series: 'S', time: 0, payload }),
+  );
+
+describe('idempotency keys of the SQLite log', () => {
+  it('finds a key another connection stored after this one had loaded its keys', () => {
+    const path = tempDbPath();
+    const mine = connect(path);
+    const other = connect(path);
+    expect(appendKey(mine, 'a')).toMatchObject({ kind: 'accepted', seq: 1 });
+    expect(appendKey(other, 'b')).toMatchObject({ kind: 'accepted', seq: 2 });
+    expect(appendKey(mine, 'b')).toEqual({ kind: 'duplicate', seq: 2 });
+    expect(appendKey(mine, 'b', { other: true })).toEqual({ kind: 'conflict', key: 'b' });
+    expect(appendKey(other, 'a')).toEqual({ kind: 'duplicate', seq: 1 });
+  });
+
+  it('forgets the keys of a transaction or savepoint that rolled back', () => {
+    const storage = connect(tempDbPath());
+    expect(() =>
+      storage.transaction(() => {
+        appendKey(storage, 'rolled-back');
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    storage.transaction(() => {
+      appendKey(storage, 'kept');
+      expect(() =>
+        storage.transaction(() => {
+          appendKey(storage, 'in-savepoint');
+          throw new Error('abort');
+        }),
+      ).toThrow('abort');
+      // Within the same transaction the key is free again.
+      expect(appendKey(storage, 'in-savepoint').kind).toBe('accepted');
+    });
+    expect(appendKey(storage, 'rolled-back').kind).toBe('accepted');
+    expect(appendKey(storage, 'kept').kind).toBe('duplicate');
+    expect(appendKey(storage, 'in-savepoint').kind).toBe('duplicate');
+  });
+
+  it('finds a key twice in one transaction as a duplicate of the first', () => {
+    const storage = connect(tempDbPath());
+    const outcomes = storage.transaction(() => [appendKey(storage, 'x'), appendKey(storage, 'x')]);
+    expect(outcomes).toEqual([
+      { kind: 'accepted', seq: 1 },
+      { kind: 'duplicate', seq: 1 },
+    ]);
+  });
+
+  it('reads the keys of a database opened again', () => {
+    const path = tempDbPath();
+    const first = connect(path);
+    for (let i = 0; i < 50; i++) appendKey(first, `k${i}`);
+    // One block of hashes per transaction that appended keys, 16 bytes a key.
+    const blocks = handles[0].sqlite.prepare('SELECT entries FROM event_key_blocks').pluck().all() as Buffer[];
+    expect(blocks.map((b) => b.length)).toEqual(new Array(50).fill(16));
+    handles.splice(0).forEach((h) => h.close());
+    const reopened = connect(path);
+    expect(appendKey(reopened, 'k49')).toEqual({ kind: 'duplicate', seq: 50 });
+    expect(appendKey(reopened, 'k50')).toMatchObject({ kind: 'accepted', seq: 51 });
+  });
+});
