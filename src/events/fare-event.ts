@@ -172,8 +172,9 @@ export function routeKeyOf(event: Pick<FareEvent, 'origin' | 'destination'>): st
 /**
  * An event's idempotency key: its client `id`, or else observedAt and the series.
  * The two spaces cannot collide: derived keys start with the year, client ones with `id:`.
- * observedAt comes first because a live feed arrives in time order: its keys then land
- * at the end of the key index, not on a random page of it per event.
+ * observedAt comes first from when keys had a unique index on disk, where a live feed's keys,
+ * in time order, then landed at its end (migration 0004); the in-memory key index that
+ * replaced it (0007) hashes them, so the order no longer matters.
  */
 export function idempotencyKeyOf(event: FareEvent): string {
   return event.id !== undefined ? `id:${event.id}` : `${event.observedAt}@${seriesKeyOf(event)}`;
