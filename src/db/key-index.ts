@@ -17,6 +17,8 @@ export class KeyIndex {
   private seqs: Uint32Array;
   private mask: number;
   private used = 0;
+  /** Slots of rolled-back entries: probes pass over them, inserts fill them again. */
+  private removed = 0;
   /** Slots filled since the outermost transaction began, in order, to undo a rollback. */
   private staged: number[] = [];
 
@@ -33,9 +35,14 @@ export class KeyIndex {
     return this.used;
   }
 
+  /** Slots allocated (a power of two). */
+  get capacity(): number {
+    return this.mask + 1;
+  }
+
   /** Makes room for `size` keys in all, so that loading them rehashes once at most. */
   reserve(size: number): void {
-    while (size * 10 > (this.mask + 1) * 7) this.grow();
+    while (size * 10 > (this.mask + 1) * 7) this.grow((this.mask + 1) * 2);
   }
 
   /** Calls `visit` with the seq of every entry whose hash matches `key`'s until it returns true. */
@@ -57,7 +64,12 @@ export class KeyIndex {
 
   /** Adds a key by its {@link hashKey}, as read back from where the hashes are stored. */
   addHash(hash: number, seq: number, inTransaction: boolean): void {
-    if ((this.used + 1) * 10 > (this.mask + 1) * 7) this.grow();
+    const capacity = this.mask + 1;
+    // Full slots and removed ones both lengthen probes: past 70%, rehash (and purge the removed),
+    // doubling only when the live entries alone need it.
+    if ((this.used + this.removed + 1) * 10 > capacity * 7) {
+      this.grow((this.used + 1) * 10 > capacity * 3.5 ? capacity * 2 : capacity);
+    }
     const slot = this.insert(hash, seq);
     if (inTransaction) this.staged.push(slot);
   }
@@ -72,6 +84,7 @@ export class KeyIndex {
     for (let i = this.staged.length - 1; i >= mark; i--) {
       this.seqs[this.staged[i]] = REMOVED;
       this.used--;
+      this.removed++;
     }
     this.staged.length = mark;
   }
@@ -84,29 +97,31 @@ export class KeyIndex {
   private insert(hash: number, seq: number): number {
     let slot = slotOf(hash, this.mask);
     while (this.seqs[slot] !== EMPTY && this.seqs[slot] !== REMOVED) slot = (slot + 1) & this.mask;
+    if (this.seqs[slot] === REMOVED) this.removed--;
     this.hashes[slot] = hash;
     this.seqs[slot] = seq;
     this.used++;
     return slot;
   }
 
-  private grow(): void {
+  private grow(capacity: number): void {
     // Slots move in a rehash: find the staged entries again, in the order they were added.
     const staged = this.staged.map((slot) => [this.hashes[slot], this.seqs[slot]] as const);
-    this.rehash();
+    this.rehash(capacity);
     this.staged = staged.map(([hash, seq]) => {
       let slot = slotOf(hash, this.mask);
-      while (this.seqs[slot] !== seq) slot = (slot + 1) & this.mask;
+      while (this.seqs[slot] !== seq || this.hashes[slot] !== hash) slot = (slot + 1) & this.mask;
       return slot;
     });
   }
 
-  private rehash(): void {
+  private rehash(capacity: number): void {
     const { hashes, seqs } = this;
-    this.hashes = new Float64Array(hashes.length * 2);
-    this.seqs = new Uint32Array(seqs.length * 2);
-    this.mask = this.hashes.length - 1;
+    this.hashes = new Float64Array(capacity);
+    this.seqs = new Uint32Array(capacity);
+    this.mask = capacity - 1;
     this.used = 0;
+    this.removed = 0;
     for (let slot = 0; slot < seqs.length; slot++) {
       if (seqs[slot] !== EMPTY && seqs[slot] !== REMOVED) this.insert(hashes[slot], seqs[slot]);
     }

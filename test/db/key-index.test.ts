@@ -41,6 +41,20 @@ describe('KeyIndex', () => {
     expect(seqsOf(index, 't', 'undone-50')).toEqual([7]);
   });
 
+  it('stays small and finds its way through many rolled-back transactions', () => {
+    const index = new KeyIndex(16);
+    for (let i = 1; i <= 5; i++) index.add('t', `live-${i}`, i, false);
+    for (let round = 0; round < 20_000; round++) {
+      const mark = index.mark();
+      index.add('t', `attempt-${round}`, 100 + round, true);
+      index.rollbackTo(mark);
+      expect(index.find('t', `attempt-${round}`, () => true)).toBe(false);
+    }
+    expect(index.size).toBe(5);
+    expect(index.capacity).toBeLessThanOrEqual(32);
+    for (let i = 1; i <= 5; i++) expect(seqsOf(index, 't', `live-${i}`)).toEqual([i]);
+  });
+
   it('hands every entry of a colliding hash to the caller, who compares the key', () => {
     const index = new KeyIndex();
     // Two keys of one hash cannot be found by chance in a test; two entries of one key can.
