@@ -234,7 +234,7 @@ export function createSqliteRuntimeStorage(
   const log: EventLog = {
     appendKeyed(event): AppendOutcome {
       // Its keys are published (and stored) by this storage's transactions only.
-      if (depth === 0) {
+      if (!inOwnTransaction) {
         if (sqlite.inTransaction) throw new Error('appendKeyed must run inside storage.transaction()');
         return transaction(() => log.appendKeyed(event));
       }
@@ -445,14 +445,15 @@ export function createSqliteRuntimeStorage(
     },
   };
 
-  let depth = 0;
+  // True inside an outermost transaction this storage opened (and so will publish).
+  let inOwnTransaction = false;
   const transaction = <T>(fn: () => T): T => {
     // Nested calls are savepoints: only the outermost commit publishes the staged events.
     const outermost = !sqlite.inTransaction;
     const mark = recent?.mark() ?? 0;
     const keysMark = keys.mark();
     let result: T;
-    depth++;
+    if (outermost) inOwnTransaction = true;
     try {
       result = rowCaches.transaction(
         outermost
@@ -468,7 +469,7 @@ export function createSqliteRuntimeStorage(
       keys.rollbackTo(keysMark, outermost);
       throw error;
     } finally {
-      depth--;
+      if (outermost) inOwnTransaction = false;
     }
     if (outermost) {
       recent?.commit();

@@ -153,3 +153,13 @@ describe('idempotency keys of the SQLite log', () => {
     expect(appendKey(reopened, 'k50')).toMatchObject({ kind: 'accepted', seq: 51 });
   });
 });
+
+describe('appending keyed events outside the storage', () => {
+  it('refuses a transaction the storage did not open, whose commit it would not see', () => {
+    const path = tempDbPath();
+    const storage = connect(path);
+    const sqlite = handles[0].sqlite;
+    expect(() => sqlite.transaction(() => appendKey(storage, 'raw'))()).toThrow(/inside storage.transaction/);
+    expect(appendKey(storage, 'raw').kind).toBe('accepted');
+  });
+});
