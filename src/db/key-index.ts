@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+
 /**
  * The idempotency keys of the event log, in memory: a hash of each key mapped to the seq of
  * its event. It replaces a unique index on the log, which cost a b-tree insert per event at a
