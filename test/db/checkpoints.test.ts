@@ -1,12 +1,9 @@
 import { statSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BACKSTOP_AUTOCHECKPOINT_PAGES, startWalCheckpoints } from '../../src/db/checkpoints.js';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
-import { cleanupTemp, closeServices, makeService, tempDbPath } from '../helpers/index.js';
+import { cleanupTemp, closeServices, makeService, openTestDatabase, tempDbPath } from '../helpers/index.js';
 
-const handles: DatabaseHandle[] = [];
 afterEach(async () => {
-  for (const h of handles.splice(0)) h.close();
   await closeServices();
   cleanupTemp();
 });
@@ -15,8 +12,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function scratch() {
   const path = tempDbPath();
-  const handle = openDatabase({ path });
-  handles.push(handle);
+  const handle = openTestDatabase(path);
   handle.sqlite.exec('CREATE TABLE blobs (id INTEGER PRIMARY KEY, v BLOB NOT NULL)');
   const insert = handle.sqlite.prepare('INSERT OR REPLACE INTO blobs (id, v) VALUES (?, ?)');
   /** Commits `n` transactions of 64 KB each, yielding to the timers in between, as a busy service does. */

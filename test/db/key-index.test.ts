@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { hashKey, KeyIndex } from '../../src/db/key-index.js';
 import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
 import type { AppendOutcome, RuntimeStorage } from '../../src/runtime/types.js';
-import { cleanupTemp, tempDbPath } from '../helpers/service.js';
+import { cleanupTemp, openTestDatabase, tempDbPath } from '../helpers/service.js';
 
 const seqsOf = (index: KeyIndex, type: string, key: string) => {
   const seqs: number[] = [];
@@ -78,17 +77,9 @@ describe('KeyIndex', () => {
   });
 });
 
-const handles: DatabaseHandle[] = [];
-afterEach(() => {
-  for (const h of handles.splice(0)) h.close();
-  cleanupTemp();
-});
+afterEach(cleanupTemp);
 
-function connect(path: string): RuntimeStorage {
-  const handle = openDatabase({ path });
-  handles.push(handle);
-  return createSqliteRuntimeStorage(handle.sqlite);
-}
+const connect = (path: string): RuntimeStorage => createSqliteRuntimeStorage(openTestDatabase(path).sqlite);
 
 const appendKey = (storage: RuntimeStorage, key: string, payload: unknown = { key }): AppendOutcome =>
   storage.transaction(() =>
@@ -142,12 +133,13 @@ describe('idempotency keys of the SQLite log', () => {
 
   it('reads the keys of a database opened again', () => {
     const path = tempDbPath();
-    const first = connect(path);
+    const handle = openTestDatabase(path);
+    const first = createSqliteRuntimeStorage(handle.sqlite);
     for (let i = 0; i < 50; i++) appendKey(first, `k${i}`);
     // One block of hashes per transaction that appended keys, 16 bytes a key.
-    const blocks = handles[0].sqlite.prepare('SELECT entries FROM event_key_blocks').pluck().all() as Buffer[];
+    const blocks = handle.sqlite.prepare('SELECT entries FROM event_key_blocks').pluck().all() as Buffer[];
     expect(blocks.map((b) => b.length)).toEqual(new Array(50).fill(16));
-    handles.splice(0).forEach((h) => h.close());
+    handle.close();
     const reopened = connect(path);
     expect(appendKey(reopened, 'k49')).toEqual({ kind: 'duplicate', seq: 50 });
     expect(appendKey(reopened, 'k50')).toMatchObject({ kind: 'accepted', seq: 51 });
@@ -156,9 +148,8 @@ describe('idempotency keys of the SQLite log', () => {
 
 describe('appending keyed events outside the storage', () => {
   it('refuses a transaction the storage did not open, whose commit it would not see', () => {
-    const path = tempDbPath();
-    const storage = connect(path);
-    const sqlite = handles[0].sqlite;
+    const { sqlite } = openTestDatabase();
+    const storage = createSqliteRuntimeStorage(sqlite);
     expect(() => sqlite.transaction(() => appendKey(storage, 'raw'))()).toThrow(/inside storage.transaction/);
     expect(appendKey(storage, 'raw').kind).toBe('accepted');
   });

@@ -4,13 +4,12 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
 import { hasFareEvents } from '../../src/db/training-events.js';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
 import { FareEventInput, idempotencyKeyOf, seriesKeyOf, type FareEvent } from '../../src/events/fare-event.js';
 import { ingestFareEvents } from '../../src/ingest.js';
-import { cleanupTemp, tempDbPath, tempDir } from '../helpers/index.js';
+import { cleanupTemp, openTestDatabase, tempDbPath, tempDir } from '../helpers/index.js';
 
 const MIGRATIONS = join(import.meta.dirname, '../../src/db/migrations');
 
@@ -29,11 +28,23 @@ function migrationsBefore(tag: string): string {
   return dir;
 }
 
-const handles: DatabaseHandle[] = [];
-afterEach(() => {
-  for (const h of handles.splice(0)) h.close();
-  cleanupTemp();
-});
+afterEach(cleanupTemp);
+
+/**
+ * A database migrated up to just before `tag` and filled by `fill` as the code of then would
+ * have, then opened as the service opens it, which runs the migrations from `tag` on.
+ */
+function upgradedFrom(tag: string, fill: (old: Database.Database) => void) {
+  const path = tempDbPath();
+  const old = new Database(path);
+  migrate(drizzle(old), { migrationsFolder: migrationsBefore(tag) });
+  fill(old);
+  old.close();
+  return openTestDatabase(path);
+}
+
+const indexCount = (db: Database.Database, name: string) =>
+  db.prepare('SELECT count(*) FROM sqlite_master WHERE name = ?').pluck().get(name);
 
 /** Stores fare events as the code of an older schema did: one row each, its own root. */
 function insertAsBefore(db: Database.Database, events: FareEvent[]): void {
@@ -48,23 +59,18 @@ const event = (observedAt: string, price = 69.99) =>
 
 describe('migration 0004: time-first idempotency keys', () => {
   it('rewrites the derived keys stored before, so a resent old event is still a duplicate', () => {
-    const path = tempDbPath();
-    const old = new Database(path);
-    migrate(drizzle(old), { migrationsFolder: migrationsBefore('0004_time_first_keys') });
-    const insert = old.prepare(
-      'INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, 0)',
-    );
     const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99)];
-    stored.forEach((e, i) => {
-      // The key as it was written before: the series, then observedAt.
-      insert.run(FARE_OBSERVED, `BCN-BUD-2016-04-20@${e.observedAt}`, 'BCN-BUD-2016-04-20', Date.parse(e.observedAt), i + 1, JSON.stringify(e));
+    const handle = upgradedFrom('0004_time_first_keys', (old) => {
+      const insert = old.prepare(
+        'INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, ?, ?, 0)',
+      );
+      stored.forEach((e, i) => {
+        // The key as it was written before: the series, then observedAt.
+        insert.run(FARE_OBSERVED, `BCN-BUD-2016-04-20@${e.observedAt}`, 'BCN-BUD-2016-04-20', Date.parse(e.observedAt), i + 1, JSON.stringify(e));
+      });
+      insert.run(FARE_OBSERVED, 'id:client-7', 'BCN-BUD-2016-04-20', 0, 3, JSON.stringify({ ...event('2016-04-03T09:00:00.000Z'), id: 'client-7' }));
+      insert.run('retrain.requested', 'retrain@2016-04-01T00:00:00.000Z#ab12', 'retrain', 0, 4, '{}');
     });
-    insert.run(FARE_OBSERVED, 'id:client-7', 'BCN-BUD-2016-04-20', 0, 3, JSON.stringify({ ...event('2016-04-03T09:00:00.000Z'), id: 'client-7' }));
-    insert.run('retrain.requested', 'retrain@2016-04-01T00:00:00.000Z#ab12', 'retrain', 0, 4, '{}');
-    old.close();
-
-    const handle = openDatabase({ path });
-    handles.push(handle);
     const keys = handle.sqlite.prepare('SELECT key FROM event_log ORDER BY seq').pluck().all();
     expect(keys).toEqual([
       '2016-04-01T09:00:00.000Z@BCN-BUD-2016-04-20',
@@ -84,17 +90,12 @@ describe('migration 0004: time-first idempotency keys', () => {
 
 describe('migration 0006: the event log without its (type, seq) index', () => {
   it('keeps the log as it was: functions read it by seq, duplicates are still found, the data check counts', () => {
-    const path = tempDbPath();
-    const old = new Database(path);
-    migrate(drizzle(old), { migrationsFolder: migrationsBefore('0006_drop_type_seq_index') });
     const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99)];
-    insertAsBefore(old, stored);
-    expect(old.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_seq'`).pluck().get()).toBe(1);
-    old.close();
-
-    const handle = openDatabase({ path });
-    handles.push(handle);
-    expect(handle.sqlite.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_seq'`).pluck().get()).toBe(0);
+    const handle = upgradedFrom('0006_drop_type_seq_index', (old) => {
+      insertAsBefore(old, stored);
+      expect(indexCount(old, 'event_log_type_seq')).toBe(1);
+    });
+    expect(indexCount(handle.sqlite, 'event_log_type_seq')).toBe(0);
     const storage = createSqliteRuntimeStorage(handle.sqlite, { recentEvents: 0 });
     expect(storage.log.readAfter(0, [FARE_OBSERVED], 10).map((e) => e.payload)).toEqual(stored);
     expect(storage.log.readAfter(1, [FARE_OBSERVED], 10).map((e) => e.seq)).toEqual([2]);
@@ -106,22 +107,17 @@ describe('migration 0006: the event log without its (type, seq) index', () => {
 
 describe('migration 0007: keys unique without a unique index', () => {
   it('drops the index; every key stored before is still found, of either type and either form', () => {
-    const path = tempDbPath();
-    const old = new Database(path);
-    migrate(drizzle(old), { migrationsFolder: migrationsBefore('0007_key_index') });
     const withId = FareEventInput.parse({ ...event('2016-04-03T09:00:00.000Z'), id: 'client-7' });
     const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99), withId];
-    insertAsBefore(old, stored);
     const retrainKey = { type: 'retrain.requested', key: 'retrain@2016-04-01T00:00:00.000Z#ab12', series: 'retrain', time: 0 };
-    old
-      .prepare('INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, 4, ?, 0)')
-      .run(retrainKey.type, retrainKey.key, retrainKey.series, retrainKey.time, JSON.stringify({ reason: 'cron' }));
-    expect(old.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get()).toBe(1);
-    old.close();
-
-    const handle = openDatabase({ path });
-    handles.push(handle);
-    expect(handle.sqlite.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'event_log_type_key'`).pluck().get()).toBe(0);
+    const handle = upgradedFrom('0007_key_index', (old) => {
+      insertAsBefore(old, stored);
+      old
+        .prepare('INSERT INTO event_log (type, key, series, time, root, payload, created_at) VALUES (?, ?, ?, ?, 4, ?, 0)')
+        .run(retrainKey.type, retrainKey.key, retrainKey.series, retrainKey.time, JSON.stringify({ reason: 'cron' }));
+      expect(indexCount(old, 'event_log_type_key')).toBe(1);
+    });
+    expect(indexCount(handle.sqlite, 'event_log_type_key')).toBe(0);
     const storage = createSqliteRuntimeStorage(handle.sqlite, { recentEvents: 0 });
     expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 3 });
     expect(() => ingestFareEvents(storage, [{ ...withId, price: 1 }])).toThrow(/different content/);

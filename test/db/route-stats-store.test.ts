@@ -1,19 +1,13 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteRouteStatsStore, decodeBuckets, encodeBuckets } from '../../src/db/stores.js';
 import { emptyRouteStats, type BucketStats } from '../../src/model/features.js';
-import { cleanupTemp, tempDbPath } from '../helpers/service.js';
+import { cleanupTemp, openTestDatabase, tempDbPath } from '../helpers/service.js';
 
-const handles: DatabaseHandle[] = [];
-afterEach(() => {
-  for (const h of handles.splice(0)) h.close();
-  cleanupTemp();
-});
+afterEach(cleanupTemp);
 
 function open(path: string) {
-  const handle = openDatabase({ path });
-  handles.push(handle);
+  const handle = openTestDatabase(path);
   return { sqlite: handle.sqlite, store: createSqliteRouteStatsStore(handle.sqlite) };
 }
 

@@ -1,22 +1,18 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { rowCachesOf } from '../../src/db/row-cache.js';
 import { createSqliteRouteStatsStore, createSqliteSeriesStore, encodeBuckets } from '../../src/db/stores.js';
 import { emptyRouteStats, pointList } from '../../src/model/features.js';
-import { cleanupTemp, nextTurn, seriesState, tempDbPath } from '../helpers/index.js';
+import { cleanupTemp, nextTurn, openTestDatabase, seriesState, tempDbPath } from '../helpers/index.js';
 
-const handles: DatabaseHandle[] = [];
 const others: Database.Database[] = [];
 afterEach(() => {
-  for (const h of handles.splice(0)) h.close();
   for (const db of others.splice(0)) db.close();
   cleanupTemp();
 });
 
 function open(path = tempDbPath()) {
-  const handle = openDatabase({ path });
-  handles.push(handle);
+  const handle = openTestDatabase(path);
   handle.sqlite.exec('CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)');
   const caches = rowCachesOf(handle.sqlite);
   const cache = caches.create<string>(100);

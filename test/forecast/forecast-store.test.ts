@@ -1,24 +1,17 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteForecastStore } from '../../src/db/forecast-store.js';
 import { createSqliteSeriesStore } from '../../src/db/stores.js';
 import { outlookCurveOf, outlookPricesOf } from '../../src/forecast/outlook.js';
 import type { ForecastRecord } from '../../src/forecast/types.js';
 import { emptyRouteStats, emptySeries, observe } from '../../src/model/features.js';
-import { cleanupTemp, nextTurn, seriesState, tempDbPath } from '../helpers/index.js';
+import { cleanupTemp, nextTurn, openTestDatabase, seriesState, tempDbPath } from '../helpers/index.js';
 
-const open: { close(): void }[] = [];
+const open: Database.Database[] = [];
 afterEach(() => {
   for (const db of open.splice(0)) db.close();
   cleanupTemp();
 });
-
-function database(path: string): DatabaseHandle {
-  const handle = openDatabase({ path });
-  open.push(handle);
-  return handle;
-}
 
 /** A second connection to the same file, as another process would hold it. */
 function otherProcess(path: string): Database.Database {
@@ -56,7 +49,7 @@ function record(asOf: string, price: number): ForecastRecord {
 
 describe('the forecast store’s generation', () => {
   it('stays while nothing is written, and moves with every write of this connection, whichever store made it', () => {
-    const { sqlite } = database(tempDbPath());
+    const { sqlite } = openTestDatabase(tempDbPath());
     const forecasts = createSqliteForecastStore(sqlite);
     const series = createSqliteSeriesStore(sqlite);
     const first = forecasts.generation();
@@ -78,7 +71,7 @@ describe('the forecast store’s generation', () => {
 
   it('moves in the next turn of the event loop after another connection commits, and not for its reads', async () => {
     const path = tempDbPath();
-    const { sqlite } = database(path);
+    const { sqlite } = openTestDatabase(path);
     const forecasts = createSqliteForecastStore(sqlite);
     sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 70)]))();
     const other = otherProcess(path);
@@ -99,7 +92,7 @@ describe('the forecast store’s generation', () => {
   });
 
   it('is undefined inside a transaction, and has moved after one that rolled back', () => {
-    const { sqlite } = database(tempDbPath());
+    const { sqlite } = openTestDatabase(tempDbPath());
     const forecasts = createSqliteForecastStore(sqlite);
     const before = forecasts.generation();
     expect(() =>
@@ -114,7 +107,7 @@ describe('the forecast store’s generation', () => {
   });
 
   it('does not move for a save that keeps a newer forecast', () => {
-    const { sqlite } = database(tempDbPath());
+    const { sqlite } = openTestDatabase(tempDbPath());
     const forecasts = createSqliteForecastStore(sqlite);
     sqlite.transaction(() => forecasts.save([record('2016-04-02T00:00:00.000Z', 70)]))();
     const before = forecasts.generation();
@@ -142,7 +135,7 @@ function climbingRoute() {
 
 describe('the stored outlook', () => {
   it('reads back the outlook as computed when the forecast was saved, though the route’s statistics moved since', () => {
-    const { sqlite } = database(tempDbPath());
+    const { sqlite } = openTestDatabase(tempDbPath());
     const forecasts = createSqliteForecastStore(sqlite);
     const stats = climbingRoute();
     const input = { daysBefore: 45, currentPrice: 64.99, routeStats: stats };
@@ -164,7 +157,7 @@ describe('the stored outlook', () => {
   });
 
   it('reads the outlook prices of a forecast stored before its curve was', () => {
-    const { sqlite } = database(tempDbPath());
+    const { sqlite } = openTestDatabase(tempDbPath());
     const forecasts = createSqliteForecastStore(sqlite);
     sqlite.transaction(() => forecasts.save([record('2016-04-01T00:00:00.000Z', 70)]))();
     const prices = new Float64Array([71.5, 72, 73.25]);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigSchema, type Config } from '../../src/config.js';
+import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import type { FunctionDeps } from '../../src/functions/deps.js';
 import type { FaresightFunction } from '../../src/runtime/define.js';
 import { createService, type Service } from '../../src/service.js';
@@ -20,7 +21,19 @@ export function tempDbPath(): string {
   return join(tempDir(), 'faresight.db');
 }
 
+/** Databases opened by {@link openTestDatabase}, closed by {@link cleanupTemp}. */
+const openHandles: DatabaseHandle[] = [];
+
+/** Opens (and migrates) a database file, to be closed by {@link cleanupTemp} if the test does not. */
+export function openTestDatabase(path: string = tempDbPath()): DatabaseHandle {
+  const handle = openDatabase({ path });
+  openHandles.push(handle);
+  return handle;
+}
+
+/** Closes the databases the test opened, then removes its temp dirs. */
 export function cleanupTemp(): void {
+  for (const handle of openHandles.splice(0)) handle.close();
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 

@@ -1,19 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDatabase, type DatabaseHandle } from '../../src/db/client.js';
 import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
 import type { RuntimeStorage } from '../../src/runtime/types.js';
-import { cleanupTemp, tempDbPath } from '../helpers/service.js';
+import { cleanupTemp, openTestDatabase, tempDbPath } from '../helpers/service.js';
 
-const handles: DatabaseHandle[] = [];
-afterEach(() => {
-  for (const h of handles.splice(0)) h.close();
-  cleanupTemp();
-});
+afterEach(cleanupTemp);
 
 function connect(path: string, recentEvents?: number): RuntimeStorage {
-  const handle = openDatabase({ path });
-  handles.push(handle);
-  return createSqliteRuntimeStorage(handle.sqlite, { recentEvents });
+  return createSqliteRuntimeStorage(openTestDatabase(path).sqlite, { recentEvents });
 }
 
 let n = 0;
