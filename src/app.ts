@@ -17,6 +17,32 @@ function toAppError(error: unknown, deps: AppDeps): AppError | undefined {
   return undefined;
 }
 
+/**
+ * The methods the app's routes answer for a path (HEAD with GET), for a 405 with its Allow
+ * header instead of a 404 when the path exists. Read from the routes on first use, once all
+ * are registered; middleware (method ALL) does not count.
+ */
+function methodsByPath(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
+  let patterns: { pattern: RegExp; method: string }[] | undefined;
+  const escape = (text: string) => text.replace(/[.+?^$()[\]\\|]/g, '\\$&');
+  return (path) => {
+    patterns ??= app.routes
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => ({
+        method: route.method,
+        pattern: new RegExp(
+          `^${route.path
+            .split('/')
+            .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : escape(segment)))
+            .join('/')}$`,
+        ),
+      }));
+    const methods = new Set(patterns.filter(({ pattern }) => pattern.test(path)).map(({ method }) => method));
+    if (methods.has('GET')) methods.add('HEAD');
+    return [...methods].sort();
+  };
+}
+
 /** Builds the HTTP app over already-built dependencies. It has no side effects. */
 export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({
@@ -46,7 +72,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<AppEnv> {
     },
   });
 
-  app.notFound((c) => renderError(c, new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+  const methodsOf = methodsByPath(app);
+  app.notFound((c) => {
+    const allow = methodsOf(c.req.path);
+    if (allow.length === 0) return renderError(c, new AppError('not_found', `no route for ${c.req.method} ${c.req.path}`));
+    return renderError(c, new AppError('method_not_allowed', `${c.req.path} does not answer ${c.req.method}; it answers ${allow.join(', ')}`, { allow }));
+  });
   app.onError((error, c) => {
     const known = toAppError(error, deps);
     if (known) {

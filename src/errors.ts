@@ -4,6 +4,7 @@ export const ERROR_CODES = [
   'unauthorized',
   'forbidden',
   'not_found',
+  'method_not_allowed',
   'conflict',
   'payload_too_large',
   'unsupported_media_type',
@@ -26,7 +27,7 @@ export class AppError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly details: { issues?: Issue[]; retryAfterSeconds?: number; key?: string } = {},
+    readonly details: { issues?: Issue[]; retryAfterSeconds?: number; key?: string; allow?: readonly string[] } = {},
   ) {
     super(message);
     this.name = 'AppError';
@@ -34,7 +35,7 @@ export class AppError extends Error {
 }
 
 /** The HTTP status of each error code, in one exhaustive switch. */
-export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 415 | 429 | 500 | 503 {
+export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503 {
   switch (code) {
     case 'invalid_request':
       return 400;
@@ -44,6 +45,8 @@ export function statusOf(code: ErrorCode): 400 | 401 | 403 | 404 | 409 | 413 | 4
       return 403;
     case 'not_found':
       return 404;
+    case 'method_not_allowed':
+      return 405;
     case 'conflict':
       return 409;
     case 'payload_too_large':

@@ -38,6 +38,7 @@ export function renderError(c: Context, error: AppError): Response {
     },
   };
   if (error.details.retryAfterSeconds !== undefined) c.header('Retry-After', String(error.details.retryAfterSeconds));
+  if (error.details.allow) c.header('Allow', error.details.allow.join(', '));
   return c.json(body, statusOf(error.code));
 }
 

@@ -192,7 +192,8 @@ describe('GET /v1/forecast from the cache of rendered forecasts', () => {
     await read(service);
     for (const method of ['POST', 'PUT', 'DELETE']) {
       const res = await service.app.request(PATH, { method });
-      expect(res.status, method).toBe(404);
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get('etag'), method).toBeNull();
     }
   });
 });

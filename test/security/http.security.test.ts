@@ -44,7 +44,11 @@ describe('responses', () => {
     const body = await expectEnvelope(res, 404, 'not_found');
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expectNoLeak(JSON.stringify(body));
-    await expectEnvelope(await service.app.request('/v1/events', { method: 'DELETE' }), 404, 'not_found');
+    await expectEnvelope(await service.app.request('/v1/events', { method: 'DELETE' }), 405, 'method_not_allowed');
+    // A parameter segment with markup: the path is matched, and the answer is still JSON.
+    const wrongMethod = await service.app.request('/v1/models/<b>x<%2Fb>/promote');
+    await expectEnvelope(wrongMethod, 405, 'method_not_allowed');
+    expect(wrongMethod.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   it('hide the cause when the database is gone (503 for locked or full storage: test/faults/)', async () => {
