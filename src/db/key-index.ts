@@ -7,14 +7,17 @@ import type Database from 'better-sqlite3';
  * order). A hash is only a hint: whoever finds one reads the event at its seq and compares the
  * key, so a collision costs one read and never a wrong answer.
  *
- * Open addressing with linear probing over typed arrays (12 bytes a slot, no object per key).
- * Like Bitcask's hint files, the hashes are also stored, in blocks written with the events,
- * so that a restart reads 16 bytes a key instead of the whole log.
+ * Open addressing with linear probing over typed arrays (8 bytes a slot, no object per key):
+ * a slot holds the low 32 bits of the key's hash, which also place it, and the seq. A key not
+ * in the index meets another's 32 bits with a chance of about 2⁻³¹ per lookup, and pays one read.
+ * Like Bitcask's hint files, the full hashes are also stored, in blocks written with the
+ * events, so that a restart reads 16 bytes a key instead of the whole log.
  * Entries added inside a transaction are removed again if it rolls back ({@link mark},
  * {@link rollbackTo}).
  */
 export class KeyIndex {
-  private hashes: Float64Array;
+  /** The low 32 bits of each slot's hash. */
+  private fingerprints: Uint32Array;
   private seqs: Uint32Array;
   private mask: number;
   private used = 0;
@@ -26,7 +29,7 @@ export class KeyIndex {
   constructor(initialCapacity = 1024) {
     let capacity = 16;
     while (capacity < initialCapacity) capacity *= 2;
-    this.hashes = new Float64Array(capacity);
+    this.fingerprints = new Uint32Array(capacity);
     this.seqs = new Uint32Array(capacity);
     this.mask = capacity - 1;
   }
@@ -48,10 +51,10 @@ export class KeyIndex {
 
   /** Calls `visit` with the seq of every entry whose hash matches `key`'s until it returns true. */
   find(type: string, key: string, visit: (seq: number) => boolean): boolean {
-    const hash = hashKey(type, key);
-    for (let slot = slotOf(hash, this.mask); this.seqs[slot] !== EMPTY; slot = (slot + 1) & this.mask) {
+    const fingerprint = fingerprintOf(hashKey(type, key));
+    for (let slot = fingerprint & this.mask; this.seqs[slot] !== EMPTY; slot = (slot + 1) & this.mask) {
       const seq = this.seqs[slot];
-      if (seq !== REMOVED && this.hashes[slot] === hash && visit(seq)) return true;
+      if (seq !== REMOVED && this.fingerprints[slot] === fingerprint && visit(seq)) return true;
     }
     return false;
   }
@@ -71,7 +74,7 @@ export class KeyIndex {
     if ((this.used + this.removed + 1) * 10 > capacity * 7) {
       this.grow((this.used + 1) * 10 > capacity * 3.5 ? capacity * 2 : capacity);
     }
-    const slot = this.insert(hash, seq);
+    const slot = this.insert(fingerprintOf(hash), seq);
     if (inTransaction) this.staged.push(slot);
   }
 
@@ -95,11 +98,11 @@ export class KeyIndex {
     this.staged.length = 0;
   }
 
-  private insert(hash: number, seq: number): number {
-    let slot = slotOf(hash, this.mask);
+  private insert(fingerprint: number, seq: number): number {
+    let slot = fingerprint & this.mask;
     while (this.seqs[slot] !== EMPTY && this.seqs[slot] !== REMOVED) slot = (slot + 1) & this.mask;
     if (this.seqs[slot] === REMOVED) this.removed--;
-    this.hashes[slot] = hash;
+    this.fingerprints[slot] = fingerprint;
     this.seqs[slot] = seq;
     this.used++;
     return slot;
@@ -107,24 +110,24 @@ export class KeyIndex {
 
   private grow(capacity: number): void {
     // Slots move in a rehash: find the staged entries again, in the order they were added.
-    const staged = this.staged.map((slot) => [this.hashes[slot], this.seqs[slot]] as const);
+    const staged = this.staged.map((slot) => [this.fingerprints[slot], this.seqs[slot]] as const);
     this.rehash(capacity);
-    this.staged = staged.map(([hash, seq]) => {
-      let slot = slotOf(hash, this.mask);
-      while (this.seqs[slot] !== seq || this.hashes[slot] !== hash) slot = (slot + 1) & this.mask;
+    this.staged = staged.map(([fingerprint, seq]) => {
+      let slot = fingerprint & this.mask;
+      while (this.seqs[slot] !== seq || this.fingerprints[slot] !== fingerprint) slot = (slot + 1) & this.mask;
       return slot;
     });
   }
 
   private rehash(capacity: number): void {
-    const { hashes, seqs } = this;
-    this.hashes = new Float64Array(capacity);
+    const { fingerprints, seqs } = this;
+    this.fingerprints = new Uint32Array(capacity);
     this.seqs = new Uint32Array(capacity);
     this.mask = capacity - 1;
     this.used = 0;
     this.removed = 0;
     for (let slot = 0; slot < seqs.length; slot++) {
-      if (seqs[slot] !== EMPTY && seqs[slot] !== REMOVED) this.insert(hashes[slot], seqs[slot]);
+      if (seqs[slot] !== EMPTY && seqs[slot] !== REMOVED) this.insert(fingerprints[slot], seqs[slot]);
     }
   }
 }
@@ -132,7 +135,8 @@ export class KeyIndex {
 const EMPTY = 0;
 const REMOVED = 0xffffffff;
 
-const slotOf = (hash: number, mask: number) => (hash % 0x100000000) & mask;
+/** The low 32 bits of a {@link hashKey}, as an unsigned integer. */
+const fingerprintOf = (hash: number) => (hash % 0x100000000) >>> 0;
 
 /**
  * A 53-bit hash of a type and key (two 32-bit multiply-xorshift lanes, after cyrb53): exact

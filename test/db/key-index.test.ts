@@ -54,9 +54,18 @@ describe('KeyIndex', () => {
     for (let i = 1; i <= 5; i++) expect(seqsOf(index, 't', `live-${i}`)).toEqual([i]);
   });
 
-  it('hands every entry of a colliding hash to the caller, who compares the key', () => {
+  it('hands the entries of two keys whose slots hold the same 32 bits to the caller, who compares the key', () => {
+    const [first, second] = collidingKeys('t');
+    expect(hashKey('t', first)).not.toBe(hashKey('t', second));
     const index = new KeyIndex();
-    // Two keys of one hash cannot be found by chance in a test; two entries of one key can.
+    index.add('t', first, 1, false);
+    index.add('t', second, 2, false);
+    expect(seqsOf(index, 't', first)).toEqual([1, 2]);
+    expect(seqsOf(index, 't', second)).toEqual([1, 2]);
+  });
+
+  it('hands every entry of one key to the caller until it says stop', () => {
+    const index = new KeyIndex();
     index.add('t', 'same', 1, false);
     index.add('t', 'same', 2, false);
     expect(seqsOf(index, 't', 'same')).toEqual([1, 2]);
@@ -76,6 +85,18 @@ describe('KeyIndex', () => {
     expect(hashKey('a', 'bc')).not.toBe(hashKey('ab', 'c'));
   });
 });
+
+/** Two keys whose hashes share their low 32 bits, the part a slot keeps (about 2¹⁶ tries). */
+function collidingKeys(type: string): [string, string] {
+  const seen = new Map<number, string>();
+  for (let i = 0; ; i++) {
+    const key = `key-${i}`;
+    const low = hashKey(type, key) % 0x100000000;
+    const earlier = seen.get(low);
+    if (earlier !== undefined) return [earlier, key];
+    seen.set(low, key);
+  }
+}
 
 afterEach(cleanupTemp);
 
@@ -120,6 +141,21 @@ describe('idempotency keys of the SQLite log', () => {
     expect(appendKey(storage, 'rolled-back').kind).toBe('accepted');
     expect(appendKey(storage, 'kept').kind).toBe('duplicate');
     expect(appendKey(storage, 'in-savepoint').kind).toBe('duplicate');
+  });
+
+  it('tells apart two keys whose slots hold the same 32 bits, by reading their events', () => {
+    const path = tempDbPath();
+    const [first, second] = collidingKeys('test');
+    const storage = connect(path);
+    expect(appendKey(storage, first)).toMatchObject({ kind: 'accepted', seq: 1 });
+    expect(appendKey(storage, second)).toMatchObject({ kind: 'accepted', seq: 2 });
+    expect(appendKey(storage, second)).toEqual({ kind: 'duplicate', seq: 2 });
+    expect(appendKey(storage, first)).toEqual({ kind: 'duplicate', seq: 1 });
+    expect(appendKey(storage, first, { other: true })).toEqual({ kind: 'conflict', key: first });
+    // And after a restart, from the stored blocks.
+    const reopened = connect(path);
+    expect(appendKey(reopened, second)).toEqual({ kind: 'duplicate', seq: 2 });
+    expect(appendKey(reopened, first)).toEqual({ kind: 'duplicate', seq: 1 });
   });
 
   it('finds a key twice in one transaction as a duplicate of the first', () => {
