@@ -59,11 +59,17 @@ export function dayEndMs(date: string): number {
   return dayStartMs(date) + DAY_MS;
 }
 
+/** The message for a field of the wrong type: a missing one is named as missing. */
+const typeError =
+  (field: string, type: 'string' | 'number') =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? `${field} is required` : `${field} must be a ${type}`;
+
 // Built from checks and overwrites only, never transforms: a transform makes a pipe, which cost
 // about 1.3 µs per event for the two airport fields alone (measured on the shared data).
 const airport = (field: string) =>
   z
-    .string({ error: `${field} must be a string` })
+    .string({ error: typeError(field, 'string') })
     .regex(/^[A-Za-z]{3}$/, { error: `${field} must be a 3-letter IATA airport code` })
     .toUpperCase();
 
@@ -82,20 +88,20 @@ export const FareEventInput = z
       origin: airport('origin'),
       destination: airport('destination'),
       departureDate: z
-        .string({ error: 'departureDate must be a string' })
+        .string({ error: typeError('departureDate', 'string') })
         .refine(isCalendarDate, { error: 'departureDate must be a real calendar date as YYYY-MM-DD' }),
       observedAt: z
-        .string({ error: 'observedAt must be a string' })
+        .string({ error: typeError('observedAt', 'string') })
         .refine(isZonedDateTime, {
           error: 'observedAt must be an ISO 8601 date-time with a zone, e.g. 2016-04-01T09:00:00Z',
         }),
       // zod's number refuses NaN and ±Infinity itself.
       price: z
-        .number({ error: 'price must be a number' })
+        .number({ error: typeError('price', 'number') })
         .gt(0, { error: PRICE_RANGE })
         .lt(MAX_PRICE, { error: PRICE_RANGE }),
       currency: z
-        .string({ error: 'currency must be a string' })
+        .string({ error: typeError('currency', 'string') })
         .refine((c) => ISO_CURRENCIES.has(c), {
           error: 'currency must be an ISO 4217 code in upper case, e.g. EUR',
         }),

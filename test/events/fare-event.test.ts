@@ -39,6 +39,16 @@ describe('FareEventInput', () => {
     });
   });
 
+  it('names a missing field as required, and a null one as of the wrong type', () => {
+    const required = ['origin', 'destination', 'departureDate', 'observedAt', 'price', 'currency'] as const;
+    const { issues } = FareEventInput.safeParse({}).error!;
+    expect(issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)).toEqual(
+      required.map((field) => `${field}: ${field} is required`),
+    );
+    expect(reject({ currency: null as unknown as string })).toEqual(['currency: currency must be a string']);
+    expect(reject({ price: null as unknown as number })).toEqual(['price: price must be a number']);
+  });
+
   describe('airport codes', () => {
     it.each(['BC', 'BCNN', 'B1N', '', 'BÇN'])('rejects origin %j', (origin) => {
       expect(reject({ origin })).toEqual(['origin: origin must be a 3-letter IATA airport code']);
@@ -64,8 +74,8 @@ describe('FareEventInput', () => {
     });
 
     it('requires both codes', () => {
-      expect(reject({ origin: undefined })).toEqual(['origin: origin must be a string']);
-      expect(reject({ destination: undefined })).toEqual(['destination: destination must be a string']);
+      expect(reject({ origin: undefined })).toEqual(['origin: origin is required']);
+      expect(reject({ destination: undefined })).toEqual(['destination: destination is required']);
     });
   });
 
@@ -168,7 +178,7 @@ describe('FareEventInput', () => {
     });
 
     it('is required', () => {
-      expect(reject({ price: undefined })).toEqual(['price: price must be a number']);
+      expect(reject({ price: undefined })).toEqual(['price: price is required']);
     });
   });
 

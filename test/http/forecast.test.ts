@@ -159,6 +159,8 @@ describe('GET /v1/forecast', () => {
       expect(res.body.error.code).toBe('invalid_request');
       expect(res.body.error.issues.map((i: any) => i.path).sort()).toEqual([...fields].sort());
     }
+    const missing = await get(service.app, '/v1/forecast?origin=BCN&departureDate=2016-04-20');
+    expect(missing.body.error.issues.map((i: any) => i.message)).toEqual(['destination is required']);
   });
 
   it('answers 503 while no model is loaded, and forecasts once one is', async () => {
