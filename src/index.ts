@@ -25,6 +25,10 @@ function main(): void {
     );
   }
   const service = createService({ config, logger });
+  // The log's idempotency keys are read now rather than by the first write request.
+  const warmStarted = performance.now();
+  service.storage.warm?.();
+  logger.info({ ms: Math.round(performance.now() - warmStarted) }, 'idempotency keys loaded');
   let schedule: RetrainSchedule | undefined;
   if (config.FARESIGHT_RETRAIN_CRON.trim() !== '') {
     try {

@@ -172,6 +172,11 @@ export interface KeysMark {
 export interface StoredKeys {
   /** Reads what other connections stored since the last look; call inside a write transaction. */
   ensureCurrent(): void;
+  /**
+   * Reads every key stored so far, outside any transaction: the next write transaction then
+   * reads only the blocks stored since, and still reads them.
+   */
+  load(): void;
   /** See {@link KeyIndex.find}. */
   find(type: string, key: string, visit: (seq: number) => boolean): boolean;
   /** Records the key of an event this transaction appended. */
@@ -209,27 +214,35 @@ export function createStoredKeys(sqlite: Database.Database): StoredKeys {
   let unstored: number[] = [];
   let block: number[] = [];
 
+  const ensureCurrent = () => {
+    if (current) return;
+    if (!loaded) {
+      if (!anyBlock.get()) {
+        for (const [seq, type, key] of logKeys.iterate() as Iterable<[number, string, string]>) {
+          unstored.push(index.add(type, key, seq, false), seq);
+        }
+      } else {
+        index.reserve(index.size + (sizeAfter.get(lastBlockId) as number) / 16);
+      }
+      loaded = true;
+    }
+    for (const [id, entries] of blocksAfter.iterate(lastBlockId) as Iterable<[number, Buffer]>) {
+      const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
+      for (let at = 0; at < entries.byteLength; at += 16) {
+        index.addHash(view.getFloat64(at, true), view.getFloat64(at + 8, true), false);
+      }
+      lastBlockId = id;
+    }
+    current = true;
+  };
+
   return {
-    ensureCurrent() {
+    ensureCurrent,
+    load() {
       if (current) return;
-      if (!loaded) {
-        if (!anyBlock.get()) {
-          for (const [seq, type, key] of logKeys.iterate() as Iterable<[number, string, string]>) {
-            unstored.push(index.add(type, key, seq, false), seq);
-          }
-        } else {
-          index.reserve(index.size + (sizeAfter.get(lastBlockId) as number) / 16);
-        }
-        loaded = true;
-      }
-      for (const [id, entries] of blocksAfter.iterate(lastBlockId) as Iterable<[number, Buffer]>) {
-        const view = new DataView(entries.buffer, entries.byteOffset, entries.byteLength);
-        for (let at = 0; at < entries.byteLength; at += 16) {
-          index.addHash(view.getFloat64(at, true), view.getFloat64(at + 8, true), false);
-        }
-        lastBlockId = id;
-      }
-      current = true;
+      ensureCurrent();
+      // Read outside the write lock: others may store keys before this process's next write.
+      current = false;
     },
     find: (type, key, visit) => index.find(type, key, visit),
     added(type, key, seq) {

@@ -483,5 +483,6 @@ export function createSqliteRuntimeStorage(
     deliveries,
     transaction,
     isUnavailable: isSqliteUnavailable,
+    warm: () => keys.load(),
   };
 }

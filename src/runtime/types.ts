@@ -102,4 +102,9 @@ export interface RuntimeStorage {
    * The runtime then backs off without charging an attempt to the event.
    */
   isUnavailable(error: unknown): boolean;
+  /**
+   * Loads now what the first write would otherwise load (the log's idempotency keys), so that
+   * a process pays it at start and not in the first request. Optional; safe to skip.
+   */
+  warm?(): void;
 }

@@ -158,6 +158,18 @@ describe('idempotency keys of the SQLite log', () => {
     expect(appendKey(reopened, first)).toEqual({ kind: 'duplicate', seq: 1 });
   });
 
+  it('loads its keys at warm-up, and its first write still finds keys stored after that', () => {
+    const path = tempDbPath();
+    const first = connect(path);
+    expect(appendKey(first, 'before').kind).toBe('accepted');
+    const warmed = connect(path);
+    warmed.warm!();
+    expect(appendKey(first, 'after')).toMatchObject({ kind: 'accepted', seq: 2 });
+    expect(appendKey(warmed, 'after')).toEqual({ kind: 'duplicate', seq: 2 });
+    expect(appendKey(warmed, 'before')).toEqual({ kind: 'duplicate', seq: 1 });
+    expect(appendKey(warmed, 'new')).toMatchObject({ kind: 'accepted', seq: 3 });
+  });
+
   it('finds a key twice in one transaction as a duplicate of the first', () => {
     const storage = connect(tempDbPath());
     const outcomes = storage.transaction(() => [appendKey(storage, 'x'), appendKey(storage, 'x')]);
