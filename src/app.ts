@@ -19,25 +19,17 @@ function toAppError(error: unknown, deps: AppDeps): AppError | undefined {
 
 /**
  * The methods the app's routes answer for a path (HEAD with GET), for a 405 with its Allow
- * header instead of a 404 when the path exists. Read from the routes on first use, once all
- * are registered; middleware (method ALL) does not count.
+ * header instead of a 404 when the path exists. Asks the app's own router, so a path matches
+ * exactly as a request would; middleware (method ALL) does not count.
  */
 function methodsByPath(app: OpenAPIHono<AppEnv>): (path: string) => string[] {
-  let patterns: { pattern: RegExp; method: string }[] | undefined;
-  const escape = (text: string) => text.replace(/[.+?^$()[\]\\|]/g, '\\$&');
   return (path) => {
-    patterns ??= app.routes
-      .filter((route) => route.method !== 'ALL')
-      .map((route) => ({
-        method: route.method,
-        pattern: new RegExp(
-          `^${route.path
-            .split('/')
-            .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : escape(segment)))
-            .join('/')}$`,
-        ),
-      }));
-    const methods = new Set(patterns.filter(({ pattern }) => pattern.test(path)).map(({ method }) => method));
+    const methods = new Set<string>();
+    for (const method of new Set(app.routes.map((route) => route.method))) {
+      if (method === 'ALL') continue;
+      const [matches] = app.router.match(method, path);
+      if (matches.some(([[, route]]) => route.method === method)) methods.add(method);
+    }
     if (methods.has('GET')) methods.add('HEAD');
     return [...methods].sort();
   };

@@ -1,9 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { body, type ErrorBody } from '../helpers/http.js';
 import { closeServices, countRows, makeService } from '../helpers/service.js';
-
-interface ErrorBody {
-  error: { code: string; message: string };
-}
 
 afterEach(closeServices);
 
@@ -13,9 +10,9 @@ describe('a request the routes do not answer', () => {
     const res = await service.app.request('/v1/events', { method: 'GET' });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('POST');
-    const body = (await res.json()) as ErrorBody;
-    expect(body.error.code).toBe('method_not_allowed');
-    expect(body.error.message).toContain('POST');
+    const refused = await body<ErrorBody>(res);
+    expect(refused.error.code).toBe('method_not_allowed');
+    expect(refused.error.message).toContain('POST');
   });
 
   it('lists HEAD beside GET, and matches paths with parameters', async () => {
@@ -53,7 +50,7 @@ describe('a request the routes do not answer', () => {
       const res = await service.app.request(path, { method });
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.headers.get('allow')).toBeNull();
-      expect(((await res.json()) as ErrorBody).error.code).toBe('not_found');
+      expect((await body<ErrorBody>(res)).error.code).toBe('not_found');
     }
   });
 });
