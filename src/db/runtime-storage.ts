@@ -198,14 +198,11 @@ export function createSqliteRuntimeStorage(
     `INSERT INTO event_log (type, key, series, time, root, payload, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
-  // A client event is its own root: the seq AUTOINCREMENT will assign (the larger of
-  // sqlite_sequence and max(seq), plus one). Keys are checked in memory first (see keys below).
+  // A client event is its own root: the seq SQLite will assign, max(seq) + 1 (the log is
+  // append-only, so no seq is ever reused). Keys are checked in memory first (see keys below).
   const insertKeyed = sqlite.prepare(
     `INSERT INTO event_log (type, key, series, time, root, payload, created_at)
-     VALUES (?, ?, ?, ?,
-             max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'event_log'), 0),
-                 coalesce((SELECT max(seq) FROM event_log), 0)) + 1,
-             ?, ?)`,
+     VALUES (?, ?, ?, ?, coalesce((SELECT max(seq) FROM event_log), 0) + 1, ?, ?)`,
   );
   const readKeyed = sqlite.prepare('SELECT type, key, content_hash, payload FROM event_log WHERE seq = ?');
   const readOne = sqlite.prepare('SELECT seq, type, series, time, root, payload FROM event_log WHERE seq = ?');

@@ -11,12 +11,13 @@ export const DELIVERY_STATUSES = ['pending', 'dead'] as const;
  * It has no index but the rowid, as each costs a b-tree insert per event: functions read by
  * seq (an index on (type, seq) cost about 1 µs per appended event), and keys are kept unique by
  * the log's in-memory key index (src/db/key-index.ts) instead of a unique index, which cost
- * 3.8 µs per event where keys arrive out of event-time order.
+ * 3.8 µs per event where keys arrive out of event-time order. Nor is `seq` AUTOINCREMENT: nothing
+ * deletes from the log, so SQLite's max(seq) + 1 never reuses one.
  */
 export const eventLog = sqliteTable(
   'event_log',
   {
-    seq: integer('seq').primaryKey({ autoIncrement: true }),
+    seq: integer('seq').primaryKey(),
     type: text('type').notNull(),
     /** Idempotency key; null for events emitted by functions. */
     key: text('key'),

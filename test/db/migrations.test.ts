@@ -132,3 +132,30 @@ describe('migration 0007: keys unique without a unique index', () => {
     expect(ingestFareEvents(restarted, stored)).toMatchObject({ accepted: 0, duplicates: 3 });
   });
 });
+
+describe('migration 0008: the log seq without AUTOINCREMENT', () => {
+  it('keeps every row with its seq and root; new events continue after the highest seq and are their own root', () => {
+    const stored = [event('2016-04-01T09:00:00.000Z'), event('2016-04-02T09:00:00.000Z', 59.99)];
+    const columns = 'seq, type, key, content_hash, series, time, root, payload, created_at';
+    let before: unknown[] = [];
+    const handle = upgradedFrom('0008_plain_log_seq', (old) => {
+      insertAsBefore(old, stored);
+      // An event a function emitted, at a seq past a gap, descending from the first.
+      old
+        .prepare('INSERT INTO event_log (seq, type, series, time, root, payload, created_at) VALUES (7, ?, ?, 0, 1, ?, 0)')
+        .run('features.extracted', seriesKeyOf(stored[0]), '{}');
+      expect(old.prepare("SELECT sql FROM sqlite_master WHERE name = 'event_log'").pluck().get()).toMatch(/AUTOINCREMENT/);
+      before = old.prepare(`SELECT ${columns} FROM event_log ORDER BY seq`).all();
+    });
+    const db = handle.sqlite;
+    expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'event_log'").pluck().get()).not.toMatch(/AUTOINCREMENT/);
+    expect(db.prepare(`SELECT ${columns} FROM event_log ORDER BY seq`).all()).toEqual(before);
+    const storage = createSqliteRuntimeStorage(db, { recentEvents: 0 });
+    expect(ingestFareEvents(storage, stored)).toMatchObject({ accepted: 0, duplicates: 2 });
+    const next = event('2016-04-03T09:00:00.000Z', 49.99);
+    expect(ingestFareEvents(storage, [next])).toMatchObject({ accepted: 1, maxSeq: 8 });
+    const [appended] = storage.log.readAfter(7, [FARE_OBSERVED], 10);
+    expect(appended).toMatchObject({ seq: 8, root: 8, payload: next });
+    expect(ingestFareEvents(storage, [next])).toMatchObject({ accepted: 0, duplicates: 1 });
+  });
+});
