@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import type { IncomingMessage } from 'node:http';
-import { FareEventInput, type FareEvent } from '../events/fare-event.js';
+import { FareEventInput, parseFareEvent, type FareEvent } from '../events/fare-event.js';
 import { AppError, type Issue } from '../errors.js';
 import { requireScope } from './auth.js';
 import type { App, AppDeps } from './context.js';
@@ -204,7 +204,7 @@ export function validateItems(items: unknown[], earlier: Issue[] = []): FareEven
   const events: FareEvent[] = [];
   items.forEach((item, index) => {
     if (failed.has(index)) return;
-    const result = FareEventInput.safeParse(item);
+    const result = parseFareEvent(item);
     if (result.success) events.push(result.data);
     else if (issues.length < MAX_ISSUES) issues.push(...zodIssues(result.error, index));
     else issues.push({ index, path: '', message: 'invalid' });

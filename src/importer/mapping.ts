@@ -1,4 +1,4 @@
-import { FareEventInput, isCalendarDate, type FareEvent } from '../events/fare-event.js';
+import { isCalendarDate, parseFareEvent, type FareEvent } from '../events/fare-event.js';
 
 /**
  * Which CSV column feeds each fare event field. Optional fields set to `undefined` are not read.
@@ -158,7 +158,7 @@ export function splitValues(cell: string): string[] {
 export type RowResult = { event: FareEvent; reason?: undefined } | { event?: undefined; reason: string };
 
 /**
- * Maps one CSV record to a fare event and validates it with the API's schema ({@link FareEventInput}).
+ * Maps one CSV record to a fare event and validates it with the API's schema ({@link parseFareEvent}).
  * Empty optional cells are left out; an empty required cell is a rejection.
  */
 export function mapRow(record: readonly string[], resolved: ResolvedMapping): RowResult {
@@ -202,7 +202,7 @@ export function mapRow(record: readonly string[], resolved: ResolvedMapping): Ro
     input.id = parts.join(':');
   }
 
-  const parsed = FareEventInput.safeParse(input);
+  const parsed = parseFareEvent(input);
   if (parsed.success) return { event: parsed.data };
   return { reason: parsed.error.issues[0]?.message ?? 'invalid' };
 }
