@@ -1,4 +1,4 @@
-/** A fare was seen: the payload is a validated FareEvent. Sent by clients. */
+/** A fare was seen: the payload is a validated FareEvent, the event's time its observedAt in epoch ms. Sent by clients. */
 export const FARE_OBSERVED = 'fare.observed';
 /**
  * extract-features folded fare events into their series: the payload is the FeatureRow of a

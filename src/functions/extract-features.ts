@@ -11,7 +11,7 @@ import {
 } from '../model/features.js';
 import { defineFunction } from '../runtime/define.js';
 import type { FunctionDeps } from './deps.js';
-import { latestPerSeries, observedMsOf } from './latest.js';
+import { latestPerSeries } from './latest.js';
 
 /**
  * Folds each fare event into its series and route statistics, and emits the features of each
@@ -30,9 +30,8 @@ export const extractFeatures = defineFunction<FareEvent, FunctionDeps>(
   ({ events, deps, emit, effect }) => {
     const series = deps.series.load([...new Set(events.map((e) => e.series))]);
     const routes = deps.routes.load([...new Set(events.map((e) => routeStatsKeyOf(e.payload)))]);
-    const observedMs = observedMsOf(events);
     const forecastFrom = new Uint8Array(events.length);
-    for (const { index } of latestPerSeries(events, observedMs).values()) forecastFrom[index] = 1;
+    for (const { index } of latestPerSeries(events).values()) forecastFrom[index] = 1;
     const touchedSeries = new Map<string, SeriesState>();
     const touchedRoutes = new Map<string, RouteStats>();
     for (let i = 0; i < events.length; i++) {
@@ -52,10 +51,10 @@ export const extractFeatures = defineFunction<FareEvent, FunctionDeps>(
       touchedSeries.set(state.key, state);
       touchedRoutes.set(routeKey, stats);
       if (!forecastFrom[i]) {
-        record(state, stats, fare, observedMs[i]);
+        record(state, stats, fare, event.time);
         continue;
       }
-      const row = observe(state, stats, fare, observedMs[i]);
+      const row = observe(state, stats, fare, event.time);
       emit({ type: FEATURES_EXTRACTED, series: event.series, time: event.time, payload: row }, event);
     }
     effect(() => {

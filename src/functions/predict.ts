@@ -6,7 +6,7 @@ import { routeStatsKeyOfRow, type FeatureRow } from '../model/features.js';
 import { defineFunction } from '../runtime/define.js';
 import type { LoggedEvent } from '../runtime/types.js';
 import type { FunctionDeps } from './deps.js';
-import { latestPerSeries, observedMsOf } from './latest.js';
+import { latestPerSeries } from './latest.js';
 
 /**
  * Turns features into forecasts. Per batch: takes the serving model once (so a model
@@ -27,7 +27,7 @@ export const predict = defineFunction<FeatureRow, FunctionDeps>(
     if (!model) return;
 
     // The latest observation of each series in this batch (extract-features emits only those).
-    const latest = latestPerSeries(events, observedMsOf(events));
+    const latest = latestPerSeries(events);
     const stored = deps.forecasts.summaries([...latest.keys()]);
     // A late event must not replace a forecast made from a newer observation.
     const fresh: { event: LoggedEvent<FeatureRow>; asOfMs: number }[] = [];
