@@ -23,14 +23,21 @@ export interface IngestResult {
  * order so each series reaches functions in order.
  */
 function appendFareEvents(storage: RuntimeStorage, events: readonly FareEvent[]): IngestResult {
-  const ordered = events.map((event, index) => ({ event, index, time: Date.parse(event.observedAt) }));
+  // Times and an order as typed arrays, not an object per event: a bulk request holds thousands.
+  const times = new Float64Array(events.length);
   let sorted = true;
-  for (let i = 1; i < ordered.length && sorted; i++) sorted = ordered[i - 1].time <= ordered[i].time;
-  if (!sorted) ordered.sort((a, b) => a.time - b.time || a.index - b.index);
+  for (let i = 0; i < events.length; i++) {
+    times[i] = Date.parse(events[i].observedAt);
+    if (i > 0 && times[i - 1] > times[i]) sorted = false;
+  }
+  const order = Uint32Array.from(events, (_, i) => i);
+  if (!sorted) order.sort((a, b) => times[a] - times[b] || a - b);
   let accepted = 0;
   let duplicates = 0;
   let maxSeq = 0;
-  for (const { event, index, time } of ordered) {
+  for (const index of order) {
+    const event = events[index];
+    const time = times[index];
     const key = idempotencyKeyOf(event);
     const outcome = storage.log.appendKeyed({
       type: FARE_OBSERVED,

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
 import { FareEventInput, type FareEvent } from '../../src/events/fare-event.js';
-import { createIngestCommitter } from '../../src/ingest.js';
+import { createIngestCommitter, ingestFareEvents } from '../../src/ingest.js';
 import type { RuntimeStorage } from '../../src/runtime/types.js';
 import { closeServices, countRows, fareEvent, fareSeries, makeService, post, tempDbPath } from '../helpers/index.js';
 
@@ -119,5 +119,24 @@ describe('group commit of fare events', () => {
       expect(await res.json()).toEqual({ accepted: 3, duplicates: 0 });
     }
     expect(countRows(service, 'event_log', 'type = ?', FARE_OBSERVED)).toBe(60);
+  });
+});
+
+describe('ingestFareEvents', () => {
+  it('appends a request’s events in observedAt order, events of the same instant in the order they were sent', async () => {
+    const service = makeService();
+    const sent = valid([
+      fareEvent({ observedAt: '2016-04-03T09:00:00Z', price: 3 }),
+      fareEvent({ observedAt: '2016-04-01T09:00:00Z', price: 1 }),
+      fareEvent({ observedAt: '2016-04-02T09:00:00+02:00', price: 2 }),
+      fareEvent({ observedAt: '2016-04-01T09:00:00Z', departureDate: '2016-04-21', price: 11 }),
+      fareEvent({ observedAt: '2016-04-01T07:00:00-02:00', departureDate: '2016-04-22', price: 12 }),
+    ]);
+    const result = ingestFareEvents(service.storage, sent);
+    expect(result).toMatchObject({ accepted: 5, duplicates: 0 });
+    const logged = service.storage.log.readAfter(0, [FARE_OBSERVED], 10);
+    expect(logged.map((e) => (e.payload as FareEvent).price)).toEqual([1, 11, 12, 2, 3]);
+    expect(logged.map((e) => e.time)).toEqual(logged.map((e) => Date.parse((e.payload as FareEvent).observedAt)));
+    expect(result.maxSeq).toBe(logged[4].seq);
   });
 });
