@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.js';
 import { FARE_OBSERVED } from '../src/events/catalog.js';
-import { canonicalContent, FareEventInput, idempotencyKeyOf, type FareEvent } from '../src/events/fare-event.js';
+import { canonicalContent, FareEventInput, idempotencyKeyOf, unpackFareEvent, type FareEvent } from '../src/events/fare-event.js';
 import { ingestFareEvents } from '../src/ingest.js';
 import { writeTinyModel } from '../src/model/testing.js';
 import { createService } from '../src/service.js';
@@ -493,7 +493,7 @@ async function main(): Promise<void> {
     if (known) {
       known.count++;
       duplicated++;
-    } else storedByKey.set(row.key, { seq: row.seq, content: row.content_hash ?? canonicalContent(JSON.parse(row.payload) as FareEvent), count: 1 });
+    } else storedByKey.set(row.key, { seq: row.seq, content: row.content_hash ?? canonicalContent(unpackFareEvent(row.payload)), count: 1 });
     if (row.root !== row.seq) fail(`fare event ${row.seq} has root ${row.root}`);
   }
   if (duplicated > 0) fail(`${duplicated} fare events are stored more than once`);
@@ -565,7 +565,7 @@ async function main(): Promise<void> {
   const crashedSeries = tableSnapshot(db, 'series', 'key');
   const crashedRoutes = tableExists(db, 'route_stats') ? tableSnapshot(db, 'route_stats', 'key') : new Map();
   const crashedForecasts = tableExists(db, 'forecasts') ? tableSnapshot(db, 'forecasts', 'series') : new Map();
-  const storedEvents = stored.map((row) => JSON.parse(row.payload) as FareEvent);
+  const storedEvents = stored.map((row) => unpackFareEvent(row.payload));
   db.close();
 
   // Sending every acknowledged event again stores nothing new.

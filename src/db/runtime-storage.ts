@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { createStoredKeys } from './key-index.js';
+import { decodePayload, encodePayload } from './payloads.js';
 import { rowCachesOf } from './row-cache.js';
 import type {
   AppendOutcome,
@@ -39,7 +40,7 @@ const toEvent = (row: LogRow): LoggedEvent => ({
   series: row.series,
   time: row.time,
   root: row.root,
-  payload: JSON.parse(row.payload),
+  payload: decodePayload(row.type, row.payload),
 });
 
 const toDelivery = (row: DeliveryRow): Delivery => ({
@@ -239,7 +240,7 @@ export function createSqliteRuntimeStorage(
       const existing = findByKey(event.type, event.key);
       if (existing) {
         // Rows stored before payload comparison carry their content; later ones derive it.
-        const storedContent = existing.contentHash ?? event.contentOf(JSON.parse(existing.payload));
+        const storedContent = existing.contentHash ?? event.contentOf(decodePayload(event.type, existing.payload) as typeof event.payload);
         return storedContent === event.contentOf(event.payload)
           ? { kind: 'duplicate', seq: existing.seq }
           : { kind: 'conflict', key: event.key };
@@ -249,7 +250,7 @@ export function createSqliteRuntimeStorage(
         event.key,
         event.series,
         event.time,
-        JSON.stringify(event.payload),
+        encodePayload(event.type, event.payload),
         Date.now(),
       );
       const seq = Number(info.lastInsertRowid);
@@ -270,7 +271,7 @@ export function createSqliteRuntimeStorage(
           event.series,
           event.time,
           event.root,
-          JSON.stringify(event.payload),
+          encodePayload(event.type, event.payload),
           createdAt,
         );
         recent?.stage(

@@ -31,6 +31,7 @@ export const eventLog = sqliteTable(
     time: integer('time').notNull(),
     /** The seq of the client event this one descends from. */
     root: integer('root').notNull(),
+    /** JSON; a fare event packed as an array of its fields by position (src/db/payloads.ts). */
     payload: text('payload').notNull(),
     createdAt: integer('created_at').notNull(),
   },

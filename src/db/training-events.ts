@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { FARE_OBSERVED } from '../events/catalog.js';
-import type { FareEvent } from '../events/fare-event.js';
+import { unpackFareEvent, type FareEvent } from '../events/fare-event.js';
 
 /**
  * Every accepted fare event in the log, in event-time order (ties in log order):
@@ -12,7 +12,7 @@ export function readFareEvents(sqlite: Database.Database): FareEvent[] {
     .raw(true)
     .iterate(FARE_OBSERVED) as IterableIterator<[string]>;
   const events: FareEvent[] = [];
-  for (const [payload] of rows) events.push(JSON.parse(payload) as FareEvent);
+  for (const [payload] of rows) events.push(unpackFareEvent(payload));
   return events;
 }
 

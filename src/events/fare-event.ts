@@ -230,6 +230,60 @@ export interface FareEvent {
   flightNumbers?: string[];
 }
 
+/**
+ * A fare event as the log stores it: a JSON array of its fields by position (origin,
+ * destination, departureDate, observedAt, price, currency, carrier, flightNumbers, id), an absent
+ * one as null and trailing nulls left off. Half the bytes of the event's JSON object, which the
+ * log stored before and {@link unpackFareEvent} still reads; a field added to the schema takes
+ * the next position.
+ */
+export function packFareEvent(event: FareEvent): string {
+  // The log takes any payload under the type; what is not a fare event's shape stays JSON.
+  if (!packable(event)) return JSON.stringify(event);
+  const fields: unknown[] = [event.origin, event.destination, event.departureDate, event.observedAt, event.price, event.currency];
+  if (event.carrier !== undefined || event.flightNumbers !== undefined || event.id !== undefined) {
+    fields.push(event.carrier ?? null, event.flightNumbers ?? null);
+    if (event.id !== undefined) fields.push(event.id);
+  }
+  return JSON.stringify(fields);
+}
+
+const PACKED_FIELDS = new Set(['id', 'origin', 'destination', 'departureDate', 'observedAt', 'price', 'currency', 'carrier', 'flightNumbers']);
+
+function packable(event: FareEvent): boolean {
+  for (const key in event) if (!PACKED_FIELDS.has(key)) return false;
+  return (
+    typeof event.origin === 'string' &&
+    typeof event.destination === 'string' &&
+    typeof event.departureDate === 'string' &&
+    typeof event.observedAt === 'string' &&
+    typeof event.price === 'number' &&
+    typeof event.currency === 'string' &&
+    (event.carrier === undefined || typeof event.carrier === 'string') &&
+    (event.flightNumbers === undefined || Array.isArray(event.flightNumbers)) &&
+    (event.id === undefined || typeof event.id === 'string')
+  );
+}
+
+/** The fare event a log row holds, packed ({@link packFareEvent}) or as a JSON object; keys in the schema's order. */
+export function unpackFareEvent(text: string): FareEvent {
+  if (text.charCodeAt(0) !== 0x5b) return JSON.parse(text) as FareEvent;
+  const [origin, destination, departureDate, observedAt, price, currency, carrier, flightNumbers, id] = JSON.parse(text) as [
+    string, string, string, string, number, string, string | null | undefined, string[] | null | undefined, string | undefined,
+  ];
+  const event = {} as FareEvent;
+  if (id !== undefined) event.id = id;
+  event.origin = origin;
+  event.destination = destination;
+  event.departureDate = departureDate;
+  event.observedAt = observedAt;
+  event.price = price;
+  event.currency = currency;
+  if (carrier != null) event.carrier = carrier;
+  if (flightNumbers != null) event.flightNumbers = flightNumbers;
+  return event;
+}
+
 /** The series a fare event belongs to: route plus departure date, e.g. `BCN-BUD-2016-04-20`. */
 export function seriesKeyOf(event: Pick<FareEvent, 'origin' | 'destination' | 'departureDate'>): string {
   return `${event.origin}-${event.destination}-${event.departureDate}`;

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
-import { FareEventInput, type FareEvent } from '../../src/events/fare-event.js';
+import { FareEventInput, unpackFareEvent, type FareEvent } from '../../src/events/fare-event.js';
 import { createIngestCommitter, ingestFareEvents } from '../../src/ingest.js';
 import type { RuntimeStorage } from '../../src/runtime/types.js';
 import { closeServices, countRows, fareEvent, fareSeries, makeService, post, tempDbPath } from '../helpers/index.js';
@@ -86,7 +86,7 @@ describe('group commit of fare events', () => {
     expect(countRows(service, 'event_log', 'type = ?', FARE_OBSERVED)).toBe(3);
     const stored = service.database.sqlite.prepare('SELECT payload FROM event_log WHERE type = ? ORDER BY seq').pluck().all(FARE_OBSERVED) as string[];
     const basePrice = fareEvent().price;
-    expect(stored.map((p) => (JSON.parse(p) as { price: number }).price)).toEqual([10, basePrice, basePrice]);
+    expect(stored.map((p) => unpackFareEvent(p).price)).toEqual([10, basePrice, basePrice]);
   });
 
   it('rejects every request of the group and stores nothing when the storage is locked', async () => {

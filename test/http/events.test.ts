@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FARE_OBSERVED } from '../../src/events/catalog.js';
-import { canonicalContent } from '../../src/events/fare-event.js';
+import { canonicalContent, unpackFareEvent } from '../../src/events/fare-event.js';
 import { extractFeatures } from '../../src/functions/extract-features.js';
 import { MAX_EVENTS_PER_REQUEST } from '../../src/http/events.js';
 import type { Service } from '../../src/service.js';
@@ -133,7 +133,7 @@ describe('POST /v1/events', () => {
       expect(sqlite.prepare('SELECT count(*) FROM event_log WHERE content_hash IS NOT NULL').pluck().get()).toBe(0);
       // As an event stored before payloads were compared: its canonical content in content_hash.
       const row = sqlite.prepare('SELECT seq, payload FROM event_log ORDER BY seq LIMIT 1').get() as { seq: number; payload: string };
-      sqlite.prepare('UPDATE event_log SET content_hash = ? WHERE seq = ?').run(canonicalContent(JSON.parse(row.payload)), row.seq);
+      sqlite.prepare('UPDATE event_log SET content_hash = ? WHERE seq = ?').run(canonicalContent(unpackFareEvent(row.payload)), row.seq);
       expect(await body(await post(service.app, [a, b]))).toEqual({ accepted: 0, duplicates: 2 });
       expect((await post(service.app, { ...a, price: (a.price as number) + 1 })).status).toBe(409);
       expect((await post(service.app, { ...b, price: (b.price as number) + 1 })).status).toBe(409);
