@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { acceptFareEvent, FareEventInput, MAX_PRICE, parseFareEvent } from '../../src/events/fare-event.js';
+import { prng } from '../../src/lib/prng.js';
 import { fareEvent } from '../helpers/index.js';
 import { sampleEvents } from '../helpers/sample.js';
 
@@ -33,18 +34,6 @@ function leftToZodOnPurpose(input: unknown): boolean {
     Object.values(event).includes(undefined) ||
     (typeof event.id === 'string' && event.id.length > 128)
   );
-}
-
-/** A seeded generator, so a failure names an input that can be replayed. */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const anything = [undefined, null, true, 0, -1, 1.5, Number.NaN, Infinity, '', ' ', 'x', [], {}, ['2376'], 'a'.repeat(200)];
@@ -125,7 +114,7 @@ describe('acceptFareEvent, the fast path of the fare event schema', () => {
   });
 
   it('agrees with zod on random events built from the edge values of every field', () => {
-    const next = random(2016);
+    const next = prng(2016);
     const pick = <T>(values: readonly T[]) => values[Math.floor(next() * values.length)];
     const outcomes = { fast: 0, 'zod-valid': 0, invalid: 0 };
     const base: Record<string, unknown> = { ...fareEvent(), id: 'client-1' };
