@@ -299,9 +299,11 @@ async function waitForZeroLag(service: ChildService, timeoutMs: number): Promise
 }
 
 function readStoredFareEvents(db: Database.Database): { seq: number; key: string; content_hash: string | null; root: number; payload: string }[] {
-  return db
+  const rows = db
     .prepare('SELECT seq, key, content_hash, root, payload FROM event_log WHERE type = ? ORDER BY seq')
-    .all(FARE_OBSERVED) as { seq: number; key: string; content_hash: string | null; root: number; payload: string }[];
+    .all(FARE_OBSERVED) as { seq: number; key: string | null; content_hash: string | null; root: number; payload: string }[];
+  // The log stores no key a fare event's payload derives.
+  return rows.map((row) => ({ ...row, key: row.key ?? idempotencyKeyOf(unpackFareEvent(row.payload)) }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { DERIVED_KEY_TYPES, keyOfRow } from './payloads.js';
 
 /**
  * The idempotency keys of the event log, in memory: a hash of each key mapped to the seq of
@@ -204,7 +205,12 @@ export function createStoredKeys(sqlite: Database.Database): StoredKeys {
   const sizeAfter = sqlite.prepare('SELECT coalesce(sum(length(entries)), 0) FROM event_key_blocks WHERE id > ?').pluck();
   const insertBlock = sqlite.prepare('INSERT INTO event_key_blocks (entries) VALUES (?)');
   const anyBlock = sqlite.prepare('SELECT 1 FROM event_key_blocks LIMIT 1').pluck();
-  const logKeys = sqlite.prepare('SELECT seq, type, key FROM event_log WHERE key IS NOT NULL').raw();
+  const logKeys = sqlite
+    .prepare(
+      `SELECT seq, type, key, payload FROM event_log
+       WHERE key IS NOT NULL OR type IN (SELECT value FROM json_each(?))`,
+    )
+    .raw();
   const index = new KeyIndex();
   let lastBlockId = 0;
   let loaded = false;
@@ -218,8 +224,8 @@ export function createStoredKeys(sqlite: Database.Database): StoredKeys {
     if (current) return;
     if (!loaded) {
       if (!anyBlock.get()) {
-        for (const [seq, type, key] of logKeys.iterate() as Iterable<[number, string, string]>) {
-          unstored.push(index.add(type, key, seq, false), seq);
+        for (const [seq, type, key, payload] of logKeys.iterate(JSON.stringify(DERIVED_KEY_TYPES)) as Iterable<[number, string, string | null, string]>) {
+          unstored.push(index.add(type, keyOfRow(type, key, payload)!, seq, false), seq);
         }
       } else {
         index.reserve(index.size + (sizeAfter.get(lastBlockId) as number) / 16);

@@ -1,14 +1,21 @@
 import { FARE_OBSERVED } from '../events/catalog.js';
-import { packFareEvent, unpackFareEvent, type FareEvent } from '../events/fare-event.js';
+import { idempotencyKeyOf, packFareEvent, unpackFareEvent, type FareEvent } from '../events/fare-event.js';
 
 interface PayloadCodec {
   encode(payload: unknown): string;
   decode(text: string): unknown;
+  /** The idempotency key a payload of this type derives, so that the log need not store it. */
+  keyOf?(payload: unknown): string;
 }
 
-// Fare events are most of the log, so they are stored packed; every other type as JSON.
+// Fare events are most of the log: stored packed, their keys derived rather than stored.
+// Every other type is stored as JSON with its key.
 const CODECS: Record<string, PayloadCodec> = {
-  [FARE_OBSERVED]: { encode: (payload) => packFareEvent(payload as FareEvent), decode: unpackFareEvent },
+  [FARE_OBSERVED]: {
+    encode: (payload) => packFareEvent(payload as FareEvent),
+    decode: unpackFareEvent,
+    keyOf: (payload) => idempotencyKeyOf(payload as FareEvent),
+  },
 };
 
 /** The text the log stores for a payload of `type`. */
@@ -22,3 +29,18 @@ export function decodePayload(type: string, text: string): unknown {
   const codec = CODECS[type];
   return codec ? codec.decode(text) : JSON.parse(text);
 }
+
+/** What the log stores as an event's key: null when its payload derives the same key. */
+export function storedKeyOf(type: string, key: string, payload: unknown): string | null {
+  return CODECS[type]?.keyOf?.(payload) === key ? null : key;
+}
+
+/** The idempotency key of a log row: the stored one, else the one its payload derives (null for an unkeyed type). */
+export function keyOfRow(type: string, key: string | null, payloadText: string): string | null {
+  if (key !== null) return key;
+  const codec = CODECS[type];
+  return codec?.keyOf ? codec.keyOf(codec.decode(payloadText)) : null;
+}
+
+/** The event types whose keys the log may leave to their payloads. */
+export const DERIVED_KEY_TYPES: readonly string[] = Object.keys(CODECS).filter((type) => CODECS[type].keyOf);

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { createStoredKeys } from './key-index.js';
-import { decodePayload, encodePayload } from './payloads.js';
+import { decodePayload, encodePayload, keyOfRow, storedKeyOf } from './payloads.js';
 import { rowCachesOf } from './row-cache.js';
 import type {
   AppendOutcome,
@@ -221,8 +221,8 @@ export function createSqliteRuntimeStorage(
   const findByKey = (type: string, key: string) => {
     let found: { seq: number; contentHash: string | null; payload: string } | undefined;
     keys.find(type, key, (seq) => {
-      const row = readKeyed.get(seq) as { type: string; key: string; content_hash: string | null; payload: string };
-      if (row.type !== type || row.key !== key) return false;
+      const row = readKeyed.get(seq) as { type: string; key: string | null; content_hash: string | null; payload: string };
+      if (row.type !== type || keyOfRow(row.type, row.key, row.payload) !== key) return false;
       found = { seq, contentHash: row.content_hash, payload: row.payload };
       return true;
     });
@@ -247,7 +247,7 @@ export function createSqliteRuntimeStorage(
       }
       const info = insertKeyed.run(
         event.type,
-        event.key,
+        storedKeyOf(event.type, event.key, event.payload),
         event.series,
         event.time,
         encodePayload(event.type, event.payload),

@@ -19,7 +19,7 @@ export const eventLog = sqliteTable(
   {
     seq: integer('seq').primaryKey(),
     type: text('type').notNull(),
-    /** Idempotency key; null for events emitted by functions. */
+    /** Idempotency key; null for events emitted by functions, and where the payload derives it (fare events: src/db/payloads.ts). */
     key: text('key'),
     /**
      * Canonical content of keyed events stored before payloads were compared instead; null

@@ -4,7 +4,7 @@ import { createSqliteRuntimeStorage } from '../../src/db/runtime-storage.js';
 import { FARE_OBSERVED, RETRAIN_REQUESTED } from '../../src/events/catalog.js';
 import { FareEventInput, packFareEvent, unpackFareEvent, type FareEvent } from '../../src/events/fare-event.js';
 import { ingestFareEvents } from '../../src/ingest.js';
-import { closeServices, fareEvent, makeService } from '../helpers/index.js';
+import { closeServices, fareEvent, makeService, tempDbPath } from '../helpers/index.js';
 import { sampleEvents } from '../helpers/sample.js';
 
 afterEach(closeServices);
@@ -66,5 +66,43 @@ describe('the log’s packed fare events', () => {
     const fromDisk = createSqliteRuntimeStorage(service.database.sqlite, { recentEvents: 0 }).log;
     expectSameEvent(fromDisk.read(1)?.payload, events[0]);
     expect(fromDisk.readAfter(0, [FARE_OBSERVED], 10).map((e) => e.payload)).toEqual(events);
+  });
+});
+
+describe('keys the log leaves to fare events’ payloads', () => {
+  const keyColumn = (service: ReturnType<typeof makeService>) =>
+    service.database.sqlite.prepare('SELECT key FROM event_log WHERE type = ? ORDER BY seq').pluck().all(FARE_OBSERVED);
+
+  it('stores no key a fare event derives, client ids included, and still finds duplicates and conflicts after a restart', () => {
+    const path = tempDbPath();
+    const events = [valid(fareEvent()), valid(fareEvent({ id: 'client-9', observedAt: '2016-04-02T09:00:00Z' }))];
+    const first = makeService({ dbPath: path });
+    expect(ingestFareEvents(first.storage, events)).toMatchObject({ accepted: 2 });
+    expect(keyColumn(first)).toEqual([null, null]);
+    first.database.close();
+
+    for (const withoutBlocks of [false, true]) {
+      const again = makeService({ dbPath: path });
+      // Without the stored blocks of key hashes the keys are read from the log, derived from the payloads.
+      if (withoutBlocks) again.database.sqlite.exec('DELETE FROM event_key_blocks');
+      expect(ingestFareEvents(again.storage, events)).toMatchObject({ accepted: 0, duplicates: 2 });
+      expect(() => ingestFareEvents(again.storage, [{ ...events[1], price: 1 }])).toThrow(/different content/);
+      expect(() => ingestFareEvents(again.storage, [{ ...events[0], price: 1 }])).toThrow(/different content/);
+      again.database.close();
+    }
+  });
+
+  it('stores a key its payload does not derive, and finds it', () => {
+    const service = makeService();
+    const event = valid(fareEvent());
+    const append = () =>
+      service.storage.transaction(() =>
+        service.storage.log.appendKeyed({ type: FARE_OBSERVED, key: 'custom-key', series: 'BCN-BUD-2016-04-20', time: 0, payload: event, contentOf: JSON.stringify }),
+      );
+    expect(append()).toMatchObject({ kind: 'accepted', seq: 1 });
+    expect(keyColumn(service)).toEqual(['custom-key']);
+    expect(append()).toEqual({ kind: 'duplicate', seq: 1 });
+    // The derived key of the same payload is another key.
+    expect(ingestFareEvents(service.storage, [event])).toMatchObject({ accepted: 1 });
   });
 });
