@@ -298,12 +298,15 @@ async function waitForZeroLag(service: ChildService, timeoutMs: number): Promise
   }
 }
 
-function readStoredFareEvents(db: Database.Database): { seq: number; key: string; content_hash: string | null; root: number; payload: string }[] {
+function readStoredFareEvents(db: Database.Database): { seq: number; key: string; content_hash: string | null; root: number; event: FareEvent }[] {
   const rows = db
     .prepare('SELECT seq, key, content_hash, root, payload FROM event_log WHERE type = ? ORDER BY seq')
     .all(FARE_OBSERVED) as { seq: number; key: string | null; content_hash: string | null; root: number; payload: string }[];
-  // The log stores no key a fare event's payload derives.
-  return rows.map((row) => ({ ...row, key: row.key ?? idempotencyKeyOf(unpackFareEvent(row.payload)) }));
+  return rows.map(({ payload, ...row }) => {
+    const event = unpackFareEvent(payload);
+    // The log stores no key a fare event's payload derives.
+    return { ...row, key: row.key ?? idempotencyKeyOf(event), event };
+  });
 }
 
 /**
@@ -495,7 +498,7 @@ async function main(): Promise<void> {
     if (known) {
       known.count++;
       duplicated++;
-    } else storedByKey.set(row.key, { seq: row.seq, content: row.content_hash ?? canonicalContent(unpackFareEvent(row.payload)), count: 1 });
+    } else storedByKey.set(row.key, { seq: row.seq, content: row.content_hash ?? canonicalContent(row.event), count: 1 });
     if (row.root !== row.seq) fail(`fare event ${row.seq} has root ${row.root}`);
   }
   if (duplicated > 0) fail(`${duplicated} fare events are stored more than once`);
@@ -567,7 +570,7 @@ async function main(): Promise<void> {
   const crashedSeries = tableSnapshot(db, 'series', 'key');
   const crashedRoutes = tableExists(db, 'route_stats') ? tableSnapshot(db, 'route_stats', 'key') : new Map();
   const crashedForecasts = tableExists(db, 'forecasts') ? tableSnapshot(db, 'forecasts', 'series') : new Map();
-  const storedEvents = stored.map((row) => unpackFareEvent(row.payload));
+  const storedEvents = stored.map((row) => row.event);
   db.close();
 
   // Sending every acknowledged event again stores nothing new.

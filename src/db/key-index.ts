@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { DERIVED_KEY_TYPES, keyOfRow } from './payloads.js';
+import { decodePayload, DERIVED_KEY_TYPES, derivedKeyOf } from './payloads.js';
 
 /**
  * The idempotency keys of the event log, in memory: a hash of each key mapped to the seq of
@@ -225,7 +225,7 @@ export function createStoredKeys(sqlite: Database.Database): StoredKeys {
     if (!loaded) {
       if (!anyBlock.get()) {
         for (const [seq, type, key, payload] of logKeys.iterate(JSON.stringify(DERIVED_KEY_TYPES)) as Iterable<[number, string, string | null, string]>) {
-          unstored.push(index.add(type, keyOfRow(type, key, payload)!, seq, false), seq);
+          unstored.push(index.add(type, key ?? derivedKeyOf(type, decodePayload(type, payload))!, seq, false), seq);
         }
       } else {
         index.reserve(index.size + (sizeAfter.get(lastBlockId) as number) / 16);

@@ -30,16 +30,14 @@ export function decodePayload(type: string, text: string): unknown {
   return codec ? codec.decode(text) : JSON.parse(text);
 }
 
-/** What the log stores as an event's key: null when its payload derives the same key. */
-export function storedKeyOf(type: string, key: string, payload: unknown): string | null {
-  return CODECS[type]?.keyOf?.(payload) === key ? null : key;
+/** The idempotency key a (decoded) payload of `type` derives; undefined for a type whose keys are stored. */
+export function derivedKeyOf(type: string, payload: unknown): string | undefined {
+  return CODECS[type]?.keyOf?.(payload);
 }
 
-/** The idempotency key of a log row: the stored one, else the one its payload derives (null for an unkeyed type). */
-export function keyOfRow(type: string, key: string | null, payloadText: string): string | null {
-  if (key !== null) return key;
-  const codec = CODECS[type];
-  return codec?.keyOf ? codec.keyOf(codec.decode(payloadText)) : null;
+/** What the log stores as an event's key: null when its payload derives the same key. */
+export function storedKeyOf(type: string, key: string, payload: unknown): string | null {
+  return derivedKeyOf(type, payload) === key ? null : key;
 }
 
 /** The event types whose keys the log may leave to their payloads. */

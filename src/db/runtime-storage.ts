@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { createStoredKeys } from './key-index.js';
-import { decodePayload, encodePayload, keyOfRow, storedKeyOf } from './payloads.js';
+import { decodePayload, derivedKeyOf, encodePayload, storedKeyOf } from './payloads.js';
 import { rowCachesOf } from './row-cache.js';
 import type {
   AppendOutcome,
@@ -219,11 +219,14 @@ export function createSqliteRuntimeStorage(
   const keys = createStoredKeys(sqlite);
   /** The event stored under a key, by the seqs whose hash matches. */
   const findByKey = (type: string, key: string) => {
-    let found: { seq: number; contentHash: string | null; payload: string } | undefined;
+    let found: { seq: number; contentHash: string | null; payload: unknown } | undefined;
     keys.find(type, key, (seq) => {
       const row = readKeyed.get(seq) as { type: string; key: string | null; content_hash: string | null; payload: string };
-      if (row.type !== type || keyOfRow(row.type, row.key, row.payload) !== key) return false;
-      found = { seq, contentHash: row.content_hash, payload: row.payload };
+      if (row.type !== type) return false;
+      // A key the payload derives is not stored: the payload is decoded to tell, once, and kept.
+      const payload = row.key === null ? decodePayload(type, row.payload) : undefined;
+      if ((row.key ?? derivedKeyOf(type, payload)) !== key) return false;
+      found = { seq, contentHash: row.content_hash, payload: payload ?? decodePayload(type, row.payload) };
       return true;
     });
     return found;
@@ -240,7 +243,7 @@ export function createSqliteRuntimeStorage(
       const existing = findByKey(event.type, event.key);
       if (existing) {
         // Rows stored before payload comparison carry their content; later ones derive it.
-        const storedContent = existing.contentHash ?? event.contentOf(decodePayload(event.type, existing.payload) as typeof event.payload);
+        const storedContent = existing.contentHash ?? event.contentOf(existing.payload as typeof event.payload);
         return storedContent === event.contentOf(event.payload)
           ? { kind: 'duplicate', seq: existing.seq }
           : { kind: 'conflict', key: event.key };
